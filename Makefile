@@ -1,0 +1,33 @@
+# The README's two commands are `make run` and `make test`; both build .venv first.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+# Re-install when the dependency pins change; the stamp lives inside .venv.
+STAMP  := $(VENV)/.installed
+
+.PHONY: setup run test test-fast bench clean-venv
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@touch $(STAMP)
+
+# The main job: the notebook suite on the built-in default, headless.
+run: setup
+	$(BIN)/tvkit run --profile smoke
+
+# Unit tests, CLI tests and every notebook executed (nbval, lax: fails on errors).
+test: setup
+	$(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-current-env -p no:cacheprovider
+
+test-fast: setup
+	$(BIN)/python -m pytest tests -m "not slow and not notebook" -p no:cacheprovider
+
+bench: setup
+	@for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,179 @@
+import json
+
+import pytest
+
+from kit import contract as c
+
+W, H, N = 960, 540, 5
+
+
+def good_answer(n=N):
+    frames = []
+    for i in range(n):
+        kps = [[0, 0] for _ in range(32)]
+        kps[0] = [10, 20]
+        kps[13] = [480, 30]
+        frames.append({"frame_id": i, "keypoints": kps, "boxes": [
+            {"x1": 10, "y1": 10, "x2": 50, "y2": 90, "cls_id": 6, "conf": 0.9},
+            {"x1": 100, "y1": 100, "x2": 108, "y2": 108, "cls_id": 0, "conf": 0.4},
+        ]})
+    return c.answer_ok(frames)
+
+
+def paths(problems):
+    return [p.path for p in problems]
+
+
+def test_good_answer_has_no_problems():
+    assert c.validate_answer(good_answer(), N, W, H) == []
+
+
+def test_answer_roundtrips_through_json():
+    a = json.loads(json.dumps(good_answer()))
+    assert c.validate_answer(a, N, W, H) == []
+
+
+def test_failure_answer_is_reported():
+    probs = c.validate_answer(c.answer_error("boom"), N, W, H)
+    assert len(probs) == 1 and "boom" in probs[0].message
+
+
+def test_missing_and_duplicate_frames():
+    a = good_answer()
+    a["predictions"]["frames"][3]["frame_id"] = 1  # frame 3 missing, 1 duplicated
+    probs = c.validate_answer(a, N, W, H)
+    dup = [p for p in probs if "duplicate" in p.message]
+    assert len(dup) == 1 and dup[0].frame == 1 and dup[0].path == "predictions.frames[3].frame_id"
+    missing = [p for p in probs if "missing" in p.message and p.path == "predictions.frames"]
+    assert len(missing) == 1 and "1 of 5 frames missing: 3" in missing[0].message
+
+
+def test_missing_frame_ranges_are_compact():
+    a = good_answer(3)
+    probs = c.validate_answer(a, 10, W, H)
+    assert any("7 of 10 frames missing: 3-9" in p.message for p in probs)
+
+
+def test_keypoint_count_and_coordinates():
+    a = good_answer()
+    fr = a["predictions"]["frames"]
+    fr[0]["keypoints"] = fr[0]["keypoints"][:31]
+    fr[1]["keypoints"][5] = [10.5, 3]
+    fr[2]["keypoints"][6] = [W, 10]          # x == W is outside
+    fr[2]["keypoints"][7] = [-1, 10]
+    fr[3]["keypoints"][8] = [0, 0]           # fine: not visible
+    fr[3]["keypoints"][9] = [12.0, 7.0]      # integral floats are accepted
+    probs = c.validate_answer(a, N, W, H)
+    by_frame = {(p.frame, p.path): p.message for p in probs}
+    assert "31 points, expected exactly 32" in by_frame[(0, "predictions.frames[0].keypoints")]
+    assert "integers" in by_frame[(1, "predictions.frames[1].keypoints[5]")]
+    assert "outside the 960 x 540 frame" in by_frame[(2, "predictions.frames[2].keypoints[6]")]
+    assert "keypoint 8" in by_frame[(2, "predictions.frames[2].keypoints[7]")]
+    assert len(probs) == 4
+
+
+def test_box_problems_name_the_field():
+    a = good_answer()
+    boxes = a["predictions"]["frames"][4]["boxes"]
+    boxes.append({"x1": 60, "y1": 10, "x2": 50, "y2": 90, "cls_id": 2, "conf": 0.5})   # inverted
+    boxes.append({"x1": 1, "y1": 1, "x2": 5, "y2": 5, "cls_id": 4, "conf": 0.5})       # unknown class
+    boxes.append({"x1": "a", "y1": 1, "x2": 5, "y2": 5, "cls_id": 2, "conf": 0.5})     # non-integer
+    boxes.append({"x1": 1, "y1": 1, "x2": 5, "y2": 5, "cls_id": 2, "conf": 1.5})       # bad conf
+    boxes.append({"x1": 900, "y1": 1, "x2": 990, "y2": 5, "cls_id": 3, "conf": 0.5})   # leaves frame
+    probs = c.validate_answer(a, N, W, H)
+    got = {p.path: p.message for p in probs}
+    assert all(p.frame == 4 for p in probs)
+    assert "inverted" in got["predictions.frames[4].boxes[2]"]
+    assert "unknown class id 4" in got["predictions.frames[4].boxes[3].cls_id"]
+    assert "not an integer" in got["predictions.frames[4].boxes[4].x1"]
+    assert "[0, 1]" in got["predictions.frames[4].boxes[5].conf"]
+    assert "leaves the 960 x 540 frame" in got["predictions.frames[4].boxes[6]"]
+    assert len(probs) == 5
+
+
+def test_envelope_problems():
+    assert paths(c.validate_answer([], N, W, H)) == ["answer"]
+    probs = c.validate_answer({"success": True, "predictions": None}, N, W, H)
+    assert paths(probs) == ["predictions.frames"]
+    probs = c.validate_answer({"success": "yes", "predictions": {"frames": []}}, 1, W, H)
+    assert paths(probs) == ["success", "predictions.frames"]
+
+
+def test_str_of_problem_names_frame_and_field():
+    p = c.Problem("predictions.frames[2].keypoints", "31 points", 2)
+    assert str(p) == "frame 2: predictions.frames[2].keypoints: 31 points"
+
+
+def test_challenge_roundtrip_and_errors():
+    body = c.build_challenge("http://127.0.0.1:1/clip.mp4", width=W, height=H, fps=25, n_frames=750, seed=7)
+    assert body["meta"]["batch_size"] == 64 and body["meta"]["n_keypoints"] == 32
+    assert body["meta"]["challenge_type"] == "football" and body["meta"]["seed"] == 7
+    ch = c.parse_challenge(json.dumps(body))
+    assert ch.url.endswith("clip.mp4") and ch.meta.n_frames_total == 750 and ch.meta.seed == 7
+    with pytest.raises(c.ContractError, match="url: missing"):
+        c.parse_challenge({"meta": body["meta"]})
+    with pytest.raises(c.ContractError, match=r"meta.width: expected an integer >= 1, got -3.*challenge_type"):
+        c.parse_challenge({"url": "u", "meta": {**body["meta"], "width": -3, "challenge_type": "tennis"}})
+    with pytest.raises(c.ContractError, match="not JSON"):
+        c.parse_challenge(b"{nope")
+
+
+def test_health_schema():
+    assert c.validate_health({"status": "ok", "model_loaded": True, "memory_gb": 1.5, "cuda": False}) == []
+    probs = c.validate_health({"status": "ok", "model_loaded": 1, "cuda": False})
+    assert paths(probs) == ["health.model_loaded", "health.memory_gb"]
+
+
+def test_class_mapping():
+    assert c.wire_class(c.PLAYER, 1) == 6 and c.wire_class(c.PLAYER, 2) == 7
+    assert c.wire_class(c.PLAYER, None) == 2 and c.wire_class(c.REFEREE, 1) == 3
+    assert c.object_type(7) == (2, 2) and c.object_type(0) == (0, None)
+
+
+def gt_doc():
+    return {"video": "clip_000.mp4", "width": W, "height": H, "fps": 25.0, "frames": [
+        {"frame_id": 0, "keypoints": [[0, 0]] * 32, "boxes": [
+            {"x1": 1, "y1": 2, "x2": 30, "y2": 60, "cls_id": 2, "team": 1, "track_id": 4},
+            {"x1": 5, "y1": 5, "x2": 9, "y2": 9, "cls_id": 0, "team": None, "track_id": 0},
+        ]},
+    ]}
+
+
+def test_ground_truth_roundtrip(tmp_path):
+    gt = c.ground_truth_from_dict(gt_doc())
+    assert gt.frames[0].boxes[0].wire_cls == 6
+    path = c.save_ground_truth(gt, tmp_path / "gt.json")
+    again = c.load_ground_truth(path)
+    assert again == gt
+    assert [p.name for p in tmp_path.iterdir()] == ["gt.json"]  # no temp file left behind
+
+
+@pytest.mark.parametrize("mutate, message", [
+    (lambda d: d["frames"][0]["keypoints"].pop(), r"frames\[0\].keypoints: expected 32 \[x, y\] points, got 31"),
+    (lambda d: d["frames"][0]["boxes"][0].update(cls_id=6), r"frames\[0\].boxes\[0\].cls_id: expected an object type 0-3"),
+    (lambda d: d["frames"][0]["boxes"][1].update(team=3), r"frames\[0\].boxes\[1\].team: expected 1, 2 or null"),
+    (lambda d: d["frames"].append(dict(d["frames"][0])), r"frames\[1\].frame_id: duplicate frame id 0"),
+    (lambda d: d.pop("width"), r"width: expected a positive integer"),
+])
+def test_ground_truth_errors_name_the_field(mutate, message):
+    d = json.loads(json.dumps(gt_doc()))
+    mutate(d)
+    with pytest.raises(c.ContractError, match=message):
+        c.ground_truth_from_dict(d, source="gt.json")
+
+
+def test_load_ground_truth_bad_files(tmp_path):
+    with pytest.raises(c.ContractError, match="no such ground-truth file"):
+        c.load_ground_truth(tmp_path / "nope.json")
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"width": 3,\n "frames": [}')
+    with pytest.raises(c.ContractError, match=r"bad.json: line 2, column 13"):
+        c.load_ground_truth(bad)
+
+
+def test_atomic_write_keeps_the_old_file_on_failure(tmp_path):
+    path = c.write_json_atomic(tmp_path / "x.json", {"a": 1})
+    with pytest.raises(TypeError):
+        c.write_json_atomic(path, {"a": object()})
+    assert json.loads(path.read_text()) == {"a": 1}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.json"]
