@@ -7,7 +7,8 @@ homography that maps the visible template keypoints onto them is what the valida
 warp the template onto the frame and score how well its lines land on the pitch markings.
 
 The template is drawn here from geometry (lines, centre circle, penalty arcs and spots) so
-the kit never ships the validator's image; `tests/test_pitch.py` checks the two agree.
+the kit never ships the validator's image; it comes out pixel for pixel the same, which
+`tests/test_pitch.py` checks against the reference copy beside the repo.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+from PIL import Image, ImageDraw
 
 TEMPLATE_W, TEMPLATE_H = 1050, 680
 N_KEYPOINTS = 32
@@ -60,10 +62,13 @@ KEYPOINT_NAMES = {
 
 
 # --- line geometry ---------------------------------------------------------------------
-# Centres of the painted lines, measured on the validator's template image: its lines are
-# 3 px wide (the touchlines a 9 px band cut by the image edge), so a line whose keypoints say
-# x = 165 is painted on columns 163..165. Keypoints are what the validator fits; these
-# primitives are what it paints.
+# Centres of the painted lines, measured on the validator's template image, which is
+# reproduced pixel for pixel: straight lines 3 px wide (a line whose keypoints say x = 165 is
+# painted on columns 163..165), a 5 px border band cut by the image edge, and the circle and
+# arcs as Pillow paints a 3 px arc inside its bounding box. Pixel-exact matters: the
+# validator's square-blob rule zeroes a frame when any separate line blob (the arcs and
+# spots are separate blobs) has an exactly square bounding box, so one pixel flips a frame.
+# Keypoints are what the validator fits; these primitives are what it paints.
 
 @dataclass(frozen=True)
 class Segment:
@@ -73,7 +78,8 @@ class Segment:
 
 @dataclass(frozen=True)
 class Arc:
-    """A circle arc; angles in degrees, OpenCV's convention (clockwise on screen, 0 = +x)."""
+    """A circle arc: centre and radius of the painted line's centre; angles in degrees,
+    clockwise on screen from +x (OpenCV's and Pillow's convention)."""
 
     center: tuple[float, float]
     radius: float
@@ -87,22 +93,16 @@ class Spot:
     radius: float
 
 
-# OpenCV thickness values that paint those widths; circles are drawn at half-pixel precision.
-LINE_THICKNESS = 2
-BORDER_THICKNESS = 7
-_SHIFT = 1
+LINE_WIDTH = 3
+_CV_BORDER_THICKNESS = 7  # a rectangle on the image's outer edge: 5 px visible top/left, 4 px bottom/right
 
 _BOX_TOP, _BOX_BOTTOM = 139, 540
 _AREA_TOP, _AREA_BOTTOM = 249, 430
 _HALF_X = 525
-_CENTRE = (524.5, 339.5)
 _CIRCLE_R = 90.5
-_ARC_R = 90.0
 _LEFT_SPOT, _RIGHT_SPOT = (110.0, 340.0), (940.0, 340.0)
-# The reference paints both arcs half a pixel up, and the right one a pixel left of its spot.
-_LEFT_ARC_C, _RIGHT_ARC_C = (110.0, 339.5), (939.0, 339.5)
-# Where a penalty arc leaves the box: angle of the box edge seen from the arc's centre.
-_ARC_HALF_ANGLE = float(np.degrees(np.arccos((164 - _LEFT_ARC_C[0]) / _ARC_R)))
+# The arcs stop a pixel short of the box lines, so they are separate blobs: +-50 degrees.
+_ARC_HALF_ANGLE = 50.0
 
 LINES: tuple[Segment | Arc | Spot, ...] = (
     # halfway line
@@ -121,41 +121,57 @@ LINES: tuple[Segment | Arc | Spot, ...] = (
     Segment((996, _AREA_TOP), (TEMPLATE_W - 1, _AREA_TOP)),
     Segment((996, _AREA_BOTTOM), (TEMPLATE_W - 1, _AREA_BOTTOM)),
     Segment((996, _AREA_TOP), (996, _AREA_BOTTOM)),
-    # centre circle, penalty arcs, penalty spots
-    Arc(_CENTRE, _CIRCLE_R),
-    Arc(_LEFT_ARC_C, _ARC_R, -_ARC_HALF_ANGLE, _ARC_HALF_ANGLE),
-    Arc(_RIGHT_ARC_C, _ARC_R, 180 - _ARC_HALF_ANGLE, 180 + _ARC_HALF_ANGLE),
-    Spot(_LEFT_SPOT, 3),
-    Spot(_RIGHT_SPOT, 3),
+    # centre circle, penalty arcs (centred half a pixel off the spots, as painted), spots
+    Arc((524.5, 339.5), _CIRCLE_R),
+    Arc((109.5, 339.5), _CIRCLE_R, -_ARC_HALF_ANGLE, _ARC_HALF_ANGLE),
+    Arc((939.5, 339.5), _CIRCLE_R, 180 - _ARC_HALF_ANGLE, 180 + _ARC_HALF_ANGLE),
+    Spot(_LEFT_SPOT, 3.5),
+    Spot(_RIGHT_SPOT, 3.5),
 )
 
 
-def _draw(img: np.ndarray, shape: Segment | Arc | Spot, color, thickness: int) -> None:
-    if isinstance(shape, Segment):
-        cv2.line(img, _pt(shape.a), _pt(shape.b), color, thickness, cv2.LINE_8)
-    elif isinstance(shape, Arc):
-        r = _fixed(shape.radius)
-        cv2.ellipse(img, _pt(shape.center, _SHIFT), (r, r), 0, shape.start, shape.end, color, thickness,
-                    cv2.LINE_8, _SHIFT)
-    else:
-        cv2.circle(img, _pt(shape.center, _SHIFT), _fixed(shape.radius), color, -1, cv2.LINE_8, _SHIFT)
+def _paint_disc(img: np.ndarray, spot: Spot, color) -> None:
+    """Every pixel whose centre lies within the radius."""
+    (cx, cy), r = spot.center, spot.radius
+    x0, y0 = int(np.floor(cx - r)), int(np.floor(cy - r))
+    yy, xx = np.mgrid[y0:int(np.ceil(cy + r)) + 1, x0:int(np.ceil(cx + r)) + 1]
+    inside = (xx - cx) ** 2 + (yy - cy) ** 2 <= r * r
+    img[yy[inside], xx[inside]] = color
 
 
-def _fixed(v: float, shift: int = _SHIFT) -> int:
-    return int(round(v * (1 << shift)))
+def _paint_segment(img: np.ndarray, seg: Segment, color) -> None:
+    """A 3 px line with square ends (the template's lines are all axis-aligned)."""
+    (xa, ya), (xb, yb) = seg.a, seg.b
+    if xa != xb and ya != yb:
+        raise ValueError(f"only axis-aligned segments are painted, got {seg}")
+    h = LINE_WIDTH // 2
+    x0, x1 = int(min(xa, xb)) - h, int(max(xa, xb)) + h
+    y0, y1 = int(min(ya, yb)) - h, int(max(ya, yb)) + h
+    img[max(y0, 0):y1 + 1, max(x0, 0):x1 + 1] = color
 
 
-def _pt(p: tuple[float, float], shift: int = 0) -> tuple[int, int]:
-    return _fixed(p[0], shift), _fixed(p[1], shift)
+def _paint_arcs(img: np.ndarray, arcs: list[Arc], color) -> None:
+    """Pillow paints a width-w arc inward from its bounding box: box = centre +- (radius + 1)."""
+    canvas = Image.new("L", (img.shape[1], img.shape[0]), 0)
+    draw = ImageDraw.Draw(canvas)
+    for a in arcs:
+        r = a.radius + (LINE_WIDTH - 1) / 2
+        box = [a.center[0] - r, a.center[1] - r, a.center[0] + r, a.center[1] + r]
+        draw.arc(box, a.start, a.end, fill=255, width=LINE_WIDTH)
+    img[np.asarray(canvas) > 0] = color
 
 
 @functools.lru_cache(maxsize=1)
 def _template() -> np.ndarray:
     img = np.empty((TEMPLATE_H, TEMPLATE_W, 3), np.uint8)
     img[:] = GROUND_BGR
-    cv2.rectangle(img, (0, 0), (TEMPLATE_W, TEMPLATE_H), LINE_BGR, BORDER_THICKNESS, cv2.LINE_8)
+    cv2.rectangle(img, (0, 0), (TEMPLATE_W, TEMPLATE_H), LINE_BGR, _CV_BORDER_THICKNESS, cv2.LINE_8)
     for shape in LINES:
-        _draw(img, shape, LINE_BGR, LINE_THICKNESS)
+        if isinstance(shape, Segment):
+            _paint_segment(img, shape, LINE_BGR)
+        elif isinstance(shape, Spot):
+            _paint_disc(img, shape, LINE_BGR)
+    _paint_arcs(img, [s for s in LINES if isinstance(s, Arc)], LINE_BGR)
     img.setflags(write=False)
     return img
 

@@ -24,6 +24,12 @@ def test_line_mask_matches_the_validator_template(reference_template):
     assert np.array_equal(ref > 10, ours > 10)
 
 
+def test_template_is_pixel_identical_to_the_reference(reference_template):
+    # one pixel decides the square-blob rule on some frames, so the kit aims at exact
+    diff = (reference_template != pitch.render_template()).any(axis=2)
+    assert diff.sum() == 0, f"{diff.sum()} pixels differ, first at {np.argwhere(diff)[:3].tolist()}"
+
+
 def test_every_keypoint_sits_on_a_painted_marking():
     dist = cv2.distanceTransform((~pitch.line_mask()).astype(np.uint8), cv2.DIST_L2, 5)
     for kid, (x, y) in enumerate(pitch.KEYPOINTS, start=1):
@@ -106,3 +112,13 @@ def test_numbered_drawing():
     assert img.shape == (int(round((680 + 40) * 0.5)), int(round((1050 + 40) * 0.5)), 3)
     # markers are red: the drawing has pixels the plain template does not
     assert ((img[:, :, 2] > 180) & (img[:, :, 1] < 80)).sum() > 32 * 20
+
+
+def test_line_blobs_match_the_reference(reference_template):
+    """The square-blob rule looks at separate line blobs, so their layout must match exactly."""
+    def blobs(mask):
+        _, _, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+        return sorted(tuple(int(v) for v in s[:4]) for s in stats[1:])
+
+    ref = cv2.cvtColor(reference_template, cv2.COLOR_BGR2GRAY) > 200
+    assert blobs(pitch.line_mask()) == blobs(ref)
