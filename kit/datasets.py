@@ -1,0 +1,941 @@
+"""YOLO datasets for the two models a miner trains: build them from clips, import, check.
+
+A clip is an mp4 with its ground-truth JSON (DESIGN.md). From clips this module writes
+
+- a **detection** dataset: classes ball, goalkeeper, player, referee (ids 0-3, the contract's
+  object types), optionally followed by "player team 1" and "player team 2" (ids 4, 5, the
+  wire's 6 and 7) so one detector also learns the kits;
+- a **pose** dataset: one object "pitch" per frame with the 32 template keypoints as
+  `x y v` (normalised; v=2 visible, `0 0 0` not), `kpt_shape: [32, 3]` and the left-right
+  `flip_idx` of `kit.pitch`.
+
+Decisions a reader should know about:
+
+- **Split by clip.** Consecutive frames of one clip are near-duplicates; frames of a clip in
+  both train and val would make validation measure memory. So whole clips go to train, val
+  (and optionally test), by a seeded shuffle of the clip names: deterministic.
+- **Frame numbering.** Frame i of the video (decoded with OpenCV, from 0) is `frame_id` i of
+  the ground truth, the way the validator numbers frames. A ground truth that does not list
+  exactly the video's frames is refused rather than guessed at.
+- **The pose box is the whole frame.** The pitch is the scene, not an object in it; the box is
+  not scored. A box around the visible keypoints degenerates when they are few or collinear
+  (all on a goal line) and ultralytics then drops the label, and its keypoint loss is scaled
+  by the box area, so a box that changes size with the view would weight frames unevenly.
+- **Nothing is lost on failure.** Every dataset is written into a hidden sibling directory and
+  renamed into place only when complete; an existing dataset survives a failed build.
+- **data.yaml** carries the standard keys (absolute `path`, `train`, `val`, `names`, and for
+  pose `kpt_shape`, `flip_idx`, `kpt_names`) and a `kit` block: how it was made and
+  `wire_cls`, the contract class id of every YOLO class (4 -> 6, 5 -> 7 with teams).
+
+Every broken input raises `kit.KitError` naming the file (and line, for label files) and what
+to do about it.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+import re
+import secrets
+import shutil
+import tempfile
+from collections import Counter
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+from urllib.parse import urlparse
+
+import cv2
+import numpy as np
+
+from . import KitError
+from .contract import (BALL, GOALKEEPER, N_KEYPOINTS, PLAYER, PLAYER_TEAM1, PLAYER_TEAM2, REFEREE,
+                       GroundTruth, GTFrame, load_ground_truth, wire_class)
+from .pitch import FLIP_IDX
+
+TASKS = ("detect", "pose")
+IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+SPLITS = ("train", "val", "test")
+
+#: Wire (contract) class ids of the detection classes, in YOLO class order.
+DETECT_WIRE_IDS = (BALL, GOALKEEPER, PLAYER, REFEREE)
+TEAM_WIRE_IDS = DETECT_WIRE_IDS + (PLAYER_TEAM1, PLAYER_TEAM2)
+POSE_NAMES = {0: "pitch"}
+#: Minimum visible keypoints for a pose label by default: the validator needs 4 for a homography.
+MIN_VISIBLE_KEYPOINTS = 4
+
+_WIRE_NAMES = {BALL: "ball", GOALKEEPER: "goalkeeper", PLAYER: "player", REFEREE: "referee",
+               PLAYER_TEAM1: "player team 1", PLAYER_TEAM2: "player team 2"}
+
+#: Class names seen in public football datasets (Roboflow exports and the like), normalised
+#: by `_norm_name`, and the contract class id they mean. Team names fold into "player" when
+#: the target dataset has no team classes.
+DEFAULT_ALIASES: dict[str, int] = {
+    **dict.fromkeys(("ball", "football", "soccer ball", "sports ball", "sportsball"), BALL),
+    **dict.fromkeys(("goalkeeper", "goalkeepers", "goalie", "keeper", "gk"), GOALKEEPER),
+    **dict.fromkeys(("player", "players", "footballer", "field player"), PLAYER),
+    **dict.fromkeys(("referee", "referees", "ref", "main referee", "assistant referee", "linesman"), REFEREE),
+    **dict.fromkeys(("player team 1", "team 1", "team1", "player 1 team", "team a"), PLAYER_TEAM1),
+    **dict.fromkeys(("player team 2", "team 2", "team2", "player 2 team", "team b"), PLAYER_TEAM2),
+}
+#: Names of the one pose class; a pose source with a single class is taken as the pitch whatever its name.
+PITCH_ALIASES = ("pitch", "field", "football field", "soccer field", "football pitch", "soccer pitch", "keypoints")
+
+
+def detect_names(teams: bool = False) -> dict[int, str]:
+    """YOLO class names of a detection dataset: ids 0-3 are the contract's object types."""
+    return {i: _WIRE_NAMES[w] for i, w in enumerate(TEAM_WIRE_IDS if teams else DETECT_WIRE_IDS)}
+
+
+def _norm_name(name: str) -> str:
+    return " ".join(re.sub(r"[^0-9a-z]+", " ", str(name).lower()).split())
+
+
+# --- videos ------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class VideoInfo:
+    path: Path
+    n_frames: int  # from the container header; <= 0 when it does not say
+    width: int
+    height: int
+    fps: float
+
+
+class VideoReader:
+    """A local video's frames, decoded with OpenCV and numbered from 0 like the validator's.
+
+    `n_read` counts frames decoded so far (skipped ones included), so a caller that read to
+    the end knows the true frame count even when the container header is wrong.
+    """
+
+    def __init__(self, path: str | os.PathLike, name: str | None = None):
+        self.path = Path(path)
+        self.name = name or str(self.path)  # what messages call it (the URL of a downloaded video)
+        if not self.path.is_file():
+            raise KitError(f"{self.name}: no such video file")
+        self._cap = cv2.VideoCapture(str(self.path))
+        if not self._cap.isOpened():
+            self._cap.release()
+            raise KitError(f"{self.name}: OpenCV cannot open this video (corrupt, empty or not a video); "
+                           "re-encode it, e.g. `ffmpeg -i IN -c:v libx264 OUT.mp4`")
+        self.n_read = 0
+
+    def info(self) -> VideoInfo:
+        c = self._cap
+        return VideoInfo(self.path, int(c.get(cv2.CAP_PROP_FRAME_COUNT)), int(c.get(cv2.CAP_PROP_FRAME_WIDTH)),
+                         int(c.get(cv2.CAP_PROP_FRAME_HEIGHT)), float(c.get(cv2.CAP_PROP_FPS)))
+
+    def frames(self, stride: int = 1, max_frames: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
+        """(frame_id, BGR frame) for frames 0, stride, 2*stride, ...; at most `max_frames` of them.
+
+        Skipped frames are only grabbed, not converted to BGR. Raises KitError if the video
+        yields no frame at all.
+        """
+        if stride < 1:
+            raise KitError(f"stride must be >= 1, got {stride}")
+        yielded = 0
+        while max_frames is None or yielded < max_frames:
+            if not self._cap.grab():
+                break
+            fid = self.n_read
+            self.n_read += 1
+            if fid % stride:
+                continue
+            ok, frame = self._cap.retrieve()
+            if not ok:
+                raise KitError(f"{self.name}: frame {fid} could not be decoded (corrupt video); re-encode it")
+            yielded += 1
+            yield fid, frame
+        if self.n_read == 0:
+            raise KitError(f"{self.name}: no frame could be decoded (zero-frame or corrupt video); "
+                           "re-encode it or generate the clip again")
+
+    def close(self) -> None:
+        self._cap.release()
+
+    def __enter__(self) -> "VideoReader":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def probe_video(path: str | os.PathLike) -> VideoInfo:
+    """Frame count (header), size and fps of a local video; KitError if OpenCV cannot open it."""
+    with VideoReader(path) as r:
+        return r.info()
+
+
+def is_url(source: str | os.PathLike) -> bool:
+    return isinstance(source, str) and urlparse(source).scheme in ("http", "https")
+
+
+def download(url: str, dest_dir: str | os.PathLike, timeout: float = 60.0) -> Path:
+    """Stream `url` into a file in `dest_dir` (named after the URL's last path segment)."""
+    import httpx
+
+    name = Path(urlparse(url).path).name or "video.mp4"
+    dest = Path(dest_dir) / name
+    try:
+        with httpx.stream("GET", url, follow_redirects=True, timeout=timeout) as r:
+            if r.status_code != 200:
+                raise KitError(f"{url}: HTTP {r.status_code} {r.reason_phrase}; check the URL (a challenge's "
+                               "video URL expires after a while)")
+            with open(dest, "wb") as fh:
+                for chunk in r.iter_bytes(1 << 20):
+                    fh.write(chunk)
+    except httpx.HTTPError as e:
+        raise KitError(f"{url}: download failed ({type(e).__name__}: {e}); check the URL and your connection") from e
+    return dest
+
+
+def iter_frames(source: str | os.PathLike, stride: int = 1, max_frames: int | None = None,
+                timeout: float = 60.0) -> Iterator[tuple[int, np.ndarray]]:
+    """(frame_id, BGR frame) from a video file or an http(s) URL, numbered from 0.
+
+    A URL is downloaded first (streamed to a temporary file, removed when the iteration ends):
+    OpenCV's own network reading is not in every build and cannot report HTTP errors.
+    """
+    if is_url(source):
+        with tempfile.TemporaryDirectory(prefix="tvkit-video-") as tmp:
+            path = download(str(source), tmp, timeout=timeout)
+            with VideoReader(path, name=str(source)) as r:
+                yield from r.frames(stride, max_frames)
+    else:
+        with VideoReader(source) as r:
+            yield from r.frames(stride, max_frames)
+
+
+# --- clips ------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Clip:
+    video: Path
+    gt: Path
+
+    @property
+    def name(self) -> str:
+        return self.video.stem
+
+
+def find_clips(clips_dir: str | os.PathLike) -> list[Clip]:
+    """Every `NAME.mp4` of a folder with its ground truth `NAME.json`, sorted by name."""
+    d = Path(clips_dir)
+    if not d.is_dir():
+        raise KitError(f"{d}: no such folder of clips (generate some with kit.synth.generate_clips)")
+    videos = sorted(p for p in d.iterdir() if p.suffix.lower() == ".mp4")
+    if not videos:
+        raise KitError(f"{d}: no .mp4 clips here (generate some with kit.synth.generate_clips)")
+    clips = []
+    for v in videos:
+        gt = v.with_suffix(".json")
+        if not gt.is_file():
+            raise KitError(f"{v}: no ground truth beside it (expected {gt}); remove the video or add its JSON")
+        clips.append(Clip(v, gt))
+    return clips
+
+
+def split_clips(names: list[str], val_fraction: float = 0.2, test_fraction: float = 0.0,
+                seed: int = 0) -> dict[str, str]:
+    """Clip name -> "train" | "val" | "test": a seeded shuffle, at least one clip per requested split."""
+    if not 0 < val_fraction < 1 or not 0 <= test_fraction < 1 or val_fraction + test_fraction >= 1:
+        raise KitError(f"val fraction {val_fraction} and test fraction {test_fraction}: need 0 < val < 1, "
+                       "0 <= test < 1 and val + test < 1")
+    if len(set(names)) != len(names):
+        dup = sorted(n for n, c in Counter(names).items() if c > 1)
+        raise KitError(f"clip names must be unique, these repeat: {', '.join(dup)}")
+    order = sorted(names)
+    random.Random(seed).shuffle(order)
+    n = len(order)
+    n_val = max(1, round(val_fraction * n))
+    n_test = max(1, round(test_fraction * n)) if test_fraction > 0 else 0
+    if n - n_val - n_test < 1:
+        need = 2 + (test_fraction > 0)
+        raise KitError(f"{n} clip(s) cannot be split by clip into train/val{'/test' if n_test else ''}: need at "
+                       f"least {need} (frames of one clip are near-duplicates, splitting inside a clip would leak); "
+                       "generate more clips")
+    split = {name: "val" if i < n_val else "test" if i < n_val + n_test else "train" for i, name in enumerate(order)}
+    return dict(sorted(split.items()))
+
+
+def _check_gt_against_video(gt: GroundTruth, clip: Clip, width: int, height: int, n_frames: int | None) -> None:
+    """Refuse a ground truth that does not describe this video frame by frame."""
+    if (gt.width, gt.height) != (width, height):
+        raise KitError(f"{clip.gt}: ground truth is {gt.width} x {gt.height} but {clip.video} is {width} x {height}; "
+                       "labels would be normalised against the wrong size (regenerate the clip or fix the JSON)")
+    if n_frames is not None and n_frames > 0 and len(gt.frames) != n_frames:
+        raise KitError(f"{clip.gt}: lists {len(gt.frames)} frames but {clip.video} has {n_frames}; the ground truth "
+                       "must describe every frame of its video (regenerate the clip or fix the JSON)")
+    if n_frames is not None and n_frames > 0:
+        for i, fr in enumerate(gt.frames):
+            if not 0 <= fr.frame_id < n_frames:
+                raise KitError(f"{clip.gt}: frames[{i}].frame_id {fr.frame_id} is outside 0..{n_frames - 1}; "
+                               "frames are numbered from 0 like the validator's")
+
+
+# --- labels from ground truth -----------------------------------------------------------------
+
+def detect_rows(frame: GTFrame, width: int, height: int, teams: bool = False) -> tuple[list[str], int]:
+    """YOLO detection rows `cls cx cy w h` of one ground-truth frame, and how many boxes were dropped.
+
+    Boxes are clipped to the frame; what is left under one pixel wide or high is dropped.
+    """
+    yolo_of_wire = {w: i for i, w in enumerate(TEAM_WIRE_IDS if teams else DETECT_WIRE_IDS)}
+    rows, dropped = [], 0
+    for b in frame.boxes:
+        x1, x2 = max(0.0, b.x1), min(float(width), b.x2)
+        y1, y2 = max(0.0, b.y1), min(float(height), b.y2)
+        if x2 - x1 < 1 or y2 - y1 < 1:
+            dropped += 1
+            continue
+        cls = yolo_of_wire[wire_class(b.cls_id, b.team) if teams else b.cls_id]
+        rows.append(f"{cls} {(x1 + x2) / 2 / width:.6f} {(y1 + y2) / 2 / height:.6f} "
+                    f"{(x2 - x1) / width:.6f} {(y2 - y1) / height:.6f}")
+    return rows, dropped
+
+
+def pose_row(frame: GTFrame, width: int, height: int) -> tuple[str, int]:
+    """The YOLO pose row of one frame (box = whole frame) and its number of visible keypoints.
+
+    A keypoint is visible when it is not (0, 0) and lies inside the frame; others are `0 0 0`.
+    """
+    parts = ["0 0.500000 0.500000 1.000000 1.000000"]
+    n_vis = 0
+    for x, y in frame.keypoints:
+        if (x, y) != (0, 0) and 0 <= x < width and 0 <= y < height:
+            parts.append(f"{x / width:.6f} {y / height:.6f} 2")
+            n_vis += 1
+        else:
+            parts.append("0 0 0")
+    return " ".join(parts), n_vis
+
+
+# --- writing datasets ---------------------------------------------------------------------------
+
+@contextmanager
+def _staged(final: Path) -> Iterator[Path]:
+    """A hidden sibling of `final` to build in; removed if the build fails, else moved into place."""
+    final = final.resolve()
+    if final.exists() and not (final.is_dir() and ((final / "data.yaml").is_file() or not any(final.iterdir()))):
+        raise KitError(f"{final}: exists and is not a dataset (no data.yaml); choose another output folder")
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.building-", dir=final.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    tmp.chmod(0o777 & ~umask)  # mkdtemp makes it private; the dataset should get ordinary permissions
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _move_into_place(tmp: Path, final: Path) -> None:
+    """Rename a finished build over `final`; the previous dataset is removed only once replaced."""
+    final = final.resolve()
+    old = None
+    if final.exists():
+        old = final.with_name(f".{final.name}.old-{secrets.token_hex(3)}")
+        os.rename(final, old)
+    try:
+        os.rename(tmp, final)
+    except BaseException:
+        if old is not None:
+            os.rename(old, final)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def write_data_yaml(root: Path, final_root: Path, names: dict[int, str], splits: list[str],
+                    kpt_shape: list[int] | None = None, kit_info: dict[str, Any] | None = None) -> Path:
+    """The ultralytics data YAML; `path` is the dataset's final absolute location."""
+    import yaml
+
+    data: dict[str, Any] = {"path": str(final_root.resolve())}
+    for s in splits:
+        data[s] = f"images/{s}"
+    data["names"] = dict(names)
+    if kpt_shape is not None:
+        data["kpt_shape"] = list(kpt_shape)
+        data["flip_idx"] = list(FLIP_IDX)
+        data["kpt_names"] = {i: [str(k + 1) for k in range(kpt_shape[0])] for i in names}
+    if kit_info:
+        data["kit"] = kit_info
+    path = root / "data.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False, default_flow_style=None, width=120))
+    return path
+
+
+@dataclass
+class BuildResult:
+    """What `build_from_clips` wrote: one data.yaml per task, the split of clips, counts."""
+
+    data_yamls: dict[str, Path]
+    clip_splits: dict[str, str]
+    images: dict[str, dict[str, int]]  # task -> split -> images
+    instances: dict[str, dict[str, dict[str, int]]]  # task -> split -> class name -> count
+    skipped: dict[str, int] = field(default_factory=dict)  # reason -> count
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"data_yamls": {t: str(p) for t, p in self.data_yamls.items()}, "clip_splits": self.clip_splits,
+                "images": self.images, "instances": self.instances, "skipped": self.skipped}
+
+
+class _DatasetWriter:
+    """Images and label files of one dataset under construction, and what it holds so far."""
+
+    def __init__(self, root: Path, names: dict[int, str], splits: list[str]):
+        self.root, self.names = root, names
+        for s in splits:
+            (root / "images" / s).mkdir(parents=True)
+            (root / "labels" / s).mkdir(parents=True)
+        self.images = dict.fromkeys(splits, 0)
+        self.instances = {s: dict.fromkeys(names.values(), 0) for s in splits}
+
+    def add(self, split: str, stem: str, jpeg: bytes, rows: list[str]) -> None:
+        (self.root / "images" / split / f"{stem}.jpg").write_bytes(jpeg)
+        (self.root / "labels" / split / f"{stem}.txt").write_text("".join(r + "\n" for r in rows))
+        self.images[split] += 1
+        for r in rows:
+            self.instances[split][self.names[int(r.split(" ", 1)[0])]] += 1
+
+
+def _add_clip(clip: Clip, split: str, writers: dict[str, _DatasetWriter], stride: int, teams: bool,
+              min_visible_keypoints: int, jpeg_quality: int, skipped: Counter[str]) -> None:
+    """Every `stride`-th frame of one clip into the datasets being written."""
+    gt = load_ground_truth(clip.gt)
+    with VideoReader(clip.video) as reader:
+        info = reader.info()
+        _check_gt_against_video(gt, clip, info.width, info.height, info.n_frames)
+        by_id = gt.by_frame()
+        for fid, img in reader.frames(stride):
+            fr = by_id.get(fid)
+            if fr is None:  # only when the header under-counts the frames; the check below fails then
+                continue
+            rows_by_task: dict[str, list[str]] = {}
+            if "detect" in writers:
+                rows, dropped = detect_rows(fr, info.width, info.height, teams)
+                if dropped:
+                    skipped["boxes outside the frame"] += dropped
+                rows_by_task["detect"] = rows
+            if "pose" in writers:
+                row, n_vis = pose_row(fr, info.width, info.height)
+                if n_vis >= min_visible_keypoints:
+                    rows_by_task["pose"] = [row]
+                else:
+                    skipped[f"pose frames with < {min_visible_keypoints} visible keypoints"] += 1
+            if not rows_by_task:
+                continue
+            ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, int(jpeg_quality)])
+            if not ok:
+                raise KitError(f"{clip.video}: frame {fid} could not be encoded as JPEG")
+            for t, rows in rows_by_task.items():
+                writers[t].add(split, f"{clip.name}_f{fid:06d}", buf.tobytes(), rows)
+        _check_gt_against_video(gt, clip, info.width, info.height, reader.n_read)
+
+
+def build_from_clips(clips: str | os.PathLike | list[Clip], out_dir: str | os.PathLike, task: str = "both",
+                     stride: int = 5, val_fraction: float = 0.2, test_fraction: float = 0.0, teams: bool = False,
+                     min_visible_keypoints: int = MIN_VISIBLE_KEYPOINTS, seed: int = 0, jpeg_quality: int = 95,
+                     progress: bool = True) -> BuildResult:
+    """Detection and/or pose YOLO datasets from clips, at `out_dir/detect` and `out_dir/pose`.
+
+    `clips` is a folder of NAME.mp4 + NAME.json pairs or a list of `Clip`. Every `stride`-th
+    frame (0, stride, ...) becomes a JPEG named `<clip>_f<frame id>.jpg`; detection keeps
+    frames without boxes as background images, pose skips frames with fewer than
+    `min_visible_keypoints` visible keypoints. An existing dataset at the destination is
+    replaced only once the new one is complete.
+    """
+    from tqdm.auto import tqdm
+
+    tasks = TASKS if task == "both" else (task,)
+    if any(t not in TASKS for t in tasks):
+        raise KitError(f"task {task!r}: choose detect, pose or both")
+    if stride < 1:
+        raise KitError(f"stride must be >= 1, got {stride}")
+    clip_list = find_clips(clips) if isinstance(clips, (str, os.PathLike)) else list(clips)
+    if not clip_list:
+        raise KitError("no clips given")
+    clip_splits = split_clips([c.name for c in clip_list], val_fraction, test_fraction, seed)
+    used_splits = [s for s in SPLITS if s in clip_splits.values()]
+    out_dir = Path(out_dir)
+    names = {"detect": detect_names(teams), "pose": POSE_NAMES}
+    skipped: Counter[str] = Counter()
+
+    with ExitStack() as stack:
+        writers = {t: _DatasetWriter(stack.enter_context(_staged(out_dir / t)), names[t], used_splits) for t in tasks}
+        for clip in tqdm(clip_list, desc="building datasets", unit="clip", disable=not progress):
+            _add_clip(clip, clip_splits[clip.name], writers, stride, teams, min_visible_keypoints, jpeg_quality,
+                      skipped)
+        for t, w in writers.items():
+            if w.images.get("train", 0) == 0 or w.images.get("val", 0) == 0:
+                raise KitError(f"{t} dataset would have {w.images} images per split: "
+                               + ("lower --min-visible-keypoints or check the clips' keypoints" if t == "pose"
+                                  else "lower the stride or add clips"))
+            info_block: dict[str, Any] = {
+                "task": t, "source": "clips", "stride": stride, "seed": seed,
+                "clips": {s: sorted(n for n, sp in clip_splits.items() if sp == s) for s in used_splits}}
+            if t == "detect":
+                info_block["teams"] = teams
+                info_block["wire_cls"] = dict(enumerate(TEAM_WIRE_IDS if teams else DETECT_WIRE_IDS))
+            else:
+                info_block["min_visible_keypoints"] = min_visible_keypoints
+            write_data_yaml(w.root, out_dir / t, names[t], used_splits,
+                            kpt_shape=[N_KEYPOINTS, 3] if t == "pose" else None, kit_info=info_block)
+        for t, w in writers.items():
+            _move_into_place(w.root, out_dir / t)
+    return BuildResult({t: (out_dir / t / "data.yaml").resolve() for t in tasks}, clip_splits,
+                       {t: w.images for t, w in writers.items()}, {t: w.instances for t, w in writers.items()},
+                       dict(skipped))
+
+
+# --- reading YOLO datasets ----------------------------------------------------------------------
+
+@dataclass
+class YoloDataset:
+    """A YOLO data YAML, read and resolved: image folders per split, classes, keypoint shape."""
+
+    yaml_path: Path
+    root: Path
+    names: dict[int, str]
+    splits: dict[str, list[Path]]  # split -> image folders
+    kpt_shape: tuple[int, int] | None = None
+    raw: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def task(self) -> str:
+        return "pose" if self.kpt_shape else "detect"
+
+    def images(self, split: str) -> list[Path]:
+        out: list[Path] = []
+        for d in self.splits.get(split, []):
+            out.extend(sorted(p for p in d.rglob("*") if p.suffix.lower() in IMAGE_EXTS and p.is_file()))
+        return out
+
+
+@dataclass
+class LabeledImage:
+    """One image's labels: YOLO class ids, boxes (cx, cy, w, h normalised), keypoints (n, K, 3) with v."""
+
+    image: Path
+    label: Path
+    classes: np.ndarray
+    boxes: np.ndarray
+    keypoints: np.ndarray | None
+
+
+def label_path(image: Path) -> Path:
+    """Where ultralytics looks for an image's labels: the last `images` folder becomes `labels`."""
+    parts = list(image.parts)
+    for i in range(len(parts) - 2, -1, -1):
+        if parts[i] == "images":
+            parts[i] = "labels"
+            break
+    return Path(*parts).with_suffix(".txt")
+
+
+def read_data_yaml(path: str | os.PathLike) -> YoloDataset:
+    """Read a data YAML the way ultralytics resolves it (also Roboflow's `../train/images` paths)."""
+    import yaml
+
+    p = Path(path)
+    if p.is_dir():
+        p = p / "data.yaml"
+    if not p.is_file():
+        raise KitError(f"{p}: no such data YAML (pass a dataset's data.yaml or its folder)")
+    try:
+        data = yaml.safe_load(p.read_text())
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"line {mark.line + 1}: " if mark is not None else ""
+        raise KitError(f"{p}: {where}not valid YAML ({getattr(e, 'problem', e)})") from e
+    if not isinstance(data, dict):
+        raise KitError(f"{p}: expected a mapping with train, val and names")
+    names_in = data.get("names")
+    if isinstance(names_in, list):
+        names = dict(enumerate(str(n) for n in names_in))
+    elif isinstance(names_in, dict):
+        try:
+            names = {int(k): str(v) for k, v in names_in.items()}
+        except ValueError:
+            raise KitError(f"{p}: names: keys must be class ids 0..n-1") from None
+        if sorted(names) != list(range(len(names))):
+            raise KitError(f"{p}: names: class ids must be 0..{len(names) - 1}, got {sorted(names)}")
+    else:
+        raise KitError(f"{p}: names: missing; list the class names (e.g. names: [ball, player])")
+    kpt = data.get("kpt_shape")
+    kpt_shape = None
+    if kpt is not None:
+        if not (isinstance(kpt, list) and len(kpt) == 2 and all(isinstance(v, int) for v in kpt) and kpt[1] in (2, 3)):
+            raise KitError(f"{p}: kpt_shape: expected [K, 2] or [K, 3], got {kpt!r}")
+        kpt_shape = (kpt[0], kpt[1])
+    base = p.parent
+    root = Path(data["path"]) if data.get("path") else base
+    if not root.is_absolute():
+        root = base / root
+    splits: dict[str, list[Path]] = {}
+    for key, split in (("train", "train"), ("val", "val"), ("validation", "val"), ("test", "test")):
+        entry = data.get(key)
+        if not entry or split in splits:
+            continue
+        dirs = []
+        for e in entry if isinstance(entry, list) else [entry]:
+            dirs.append(_resolve_split_dir(p, root, base, key, str(e)))
+        splits[split] = dirs
+    for need in ("train", "val"):
+        if need not in splits:
+            raise KitError(f"{p}: no `{need}:` entry; ultralytics needs train and val image folders")
+    return YoloDataset(p, root, names, splits, kpt_shape, data)
+
+
+def _resolve_split_dir(yaml_path: Path, root: Path, base: Path, key: str, entry: str) -> Path:
+    cand = [Path(entry)] if Path(entry).is_absolute() else [root / entry, base / entry]
+    if entry.startswith("../"):
+        cand += [root / entry[3:], base / entry[3:]]
+    for c in cand:
+        if c.is_dir():
+            return c.resolve()
+        if c.is_file():
+            raise KitError(f"{yaml_path}: {key}: {entry} is a file; point {key} at a folder of images")
+    raise KitError(f"{yaml_path}: {key}: folder {entry!r} not found (looked at {', '.join(str(c) for c in cand)})")
+
+
+def read_labels(label: Path, image: Path, nc: int, kpt_shape: tuple[int, int] | None) -> LabeledImage:
+    """Parse and check one label file; KitError names the file and line of the first problem.
+
+    Checks: the file exists, each row has `5` (detect) or `5 + K*D` (pose) numbers, class ids
+    are integers in 0..nc-1, coordinates lie in [0, 1] (1e-6 slack for rounding), boxes are
+    not empty, visibilities are 0, 1 or 2. With D = 2, a negative pair is ultralytics'
+    "not visible"; visibility is then inferred (also (0, 0) counts as not visible).
+    """
+    if not label.is_file():
+        raise KitError(f"{label}: missing label file for {image}; every image needs one (an empty file marks an "
+                       "image without objects)")
+    n_fields = 5 + (kpt_shape[0] * kpt_shape[1] if kpt_shape else 0)
+    eps = 1e-6
+    classes, boxes, kpts = [], [], []
+    for lineno, line in enumerate(label.read_text().splitlines(), start=1):
+        fields = line.split()
+        if not fields:
+            continue
+        where = f"{label}:{lineno}"
+        if len(fields) != n_fields:
+            what = (f"{len(fields)} fields, expected {n_fields} (class, box and {kpt_shape[0]} keypoints x "
+                    f"{kpt_shape[1]})" if kpt_shape else f"{len(fields)} fields, expected 5 (class cx cy w h)")
+            raise KitError(f"{where}: {what}; fix or delete this line")
+        try:
+            vals = [float(f) for f in fields]
+        except ValueError:
+            raise KitError(f"{where}: not all fields are numbers: {line.strip()[:80]!r}") from None
+        if not all(math.isfinite(v) for v in vals):
+            raise KitError(f"{where}: non-finite number in {line.strip()[:80]!r}")
+        cls = vals[0]
+        if cls != int(cls) or not 0 <= cls < nc:
+            raise KitError(f"{where}: class id {fields[0]} is out of range 0..{nc - 1} (names in data.yaml list "
+                           f"{nc}); fix the id or add the class to names")
+        box = vals[1:5]
+        if min(box) < -eps or max(box) > 1 + eps:
+            raise KitError(f"{where}: box {fields[1:5]} has coordinates outside [0, 1]; YOLO labels are "
+                           "normalised by the image width and height")
+        if box[2] <= 0 or box[3] <= 0:
+            raise KitError(f"{where}: empty box (width or height 0); delete this line")
+        classes.append(int(cls))
+        boxes.append([min(max(v, 0.0), 1.0) for v in box])
+        if kpt_shape:
+            k, d = kpt_shape
+            pts = np.asarray(vals[5:], dtype=np.float64).reshape(k, d)
+            if d == 3:
+                bad = ~np.isin(pts[:, 2], (0, 1, 2))
+                if bad.any():
+                    i = int(np.argmax(bad))
+                    raise KitError(f"{where}: keypoint {i + 1} has visibility {pts[i, 2]:g}; use 0 (not labelled), "
+                                   "1 (occluded) or 2 (visible)")
+                vis = pts[:, 2] > 0
+                xy = pts[:, :2]
+                check = np.ones(k, bool)
+            else:
+                xy = pts
+                negative = (xy < 0).any(axis=1)
+                vis = ~negative & ~((xy[:, 0] == 0) & (xy[:, 1] == 0))
+                check = ~negative
+            out = ((xy < -eps) | (xy > 1 + eps)).any(axis=1) & check
+            if out.any():
+                i = int(np.argmax(out))
+                raise KitError(f"{where}: keypoint {i + 1} at ({xy[i, 0]:g}, {xy[i, 1]:g}) is outside [0, 1]; "
+                               "keypoints are normalised by the image size (use 0 0 0 for one not visible)")
+            full = np.zeros((k, 3))
+            full[vis, :2] = np.clip(xy[vis], 0.0, 1.0)
+            full[vis, 2] = pts[vis, 2] if d == 3 else 2.0
+            kpts.append(full)
+    keypoints = np.asarray(kpts, dtype=np.float64).reshape(-1, kpt_shape[0], 3) if kpt_shape else None
+    return LabeledImage(image, label, np.asarray(classes, dtype=np.int64),
+                        np.asarray(boxes, dtype=np.float64).reshape(-1, 4), keypoints)
+
+
+def iter_labeled(ds: YoloDataset, split: str) -> Iterator[LabeledImage]:
+    """Every image of a split with its checked labels, in file-name order."""
+    for img in ds.images(split):
+        yield read_labels(label_path(img), img, len(ds.names), ds.kpt_shape)
+
+
+# --- import ------------------------------------------------------------------------------------
+
+@dataclass
+class ImportResult:
+    data_yaml: Path
+    mapping: dict[str, str | None]  # source class name -> our class name (None: dropped)
+    images: dict[str, int]  # split -> images
+    instances: dict[str, dict[str, int]]  # split -> class name -> count
+    dropped: dict[str, int]  # source class name -> instances dropped
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"data_yaml": str(self.data_yaml), "mapping": self.mapping, "images": self.images,
+                "instances": self.instances, "dropped": self.dropped}
+
+
+def parse_mapping(pairs: list[str] | dict[str, int | str] | None) -> dict[str, int | str]:
+    """`name=id` strings (the CLI's `--map`) or a dict, to {source name: our id or class name}."""
+    if pairs is None:
+        return {}
+    if isinstance(pairs, dict):
+        return dict(pairs)
+    out: dict[str, int | str] = {}
+    for pair in pairs:
+        name, sep, target = pair.rpartition("=")
+        if not sep or not name.strip() or not target.strip():
+            raise KitError(f"--map {pair!r}: expected SOURCE_NAME=ID (e.g. football=0 or GK=goalkeeper)")
+        t = target.strip()
+        out[name.strip()] = int(t) if t.lstrip("-").isdigit() else t
+    return out
+
+
+def resolve_mapping(source_names: dict[int, str], task: str, teams: bool = False,
+                    mapping: dict[str, int | str] | None = None) -> dict[int, int | None]:
+    """Source class id -> our YOLO class id (None: drop), from the user's mapping then the aliases.
+
+    Targets are contract ids (0 ball, 1 goalkeeper, 2 player, 3 referee, 6/7 players of team
+    1/2) or our class names; for pose the only target is 0, "pitch".
+    """
+    user = {_norm_name(k): v for k, v in (mapping or {}).items()}
+    unknown = set(user) - {_norm_name(n) for n in source_names.values()}
+    if unknown:
+        raise KitError(f"--map names {sorted(unknown)} are not classes of the source (it has "
+                       f"{sorted(source_names.values())})")
+    if task == "pose":
+        targets = {0: 0, "pitch": 0}
+    else:
+        wire_ids = TEAM_WIRE_IDS if teams else DETECT_WIRE_IDS
+        targets = {w: i for i, w in enumerate(wire_ids)}
+        targets.update({_WIRE_NAMES[w]: i for i, w in enumerate(wire_ids)})
+    out: dict[int, int | None] = {}
+    for sid, sname in source_names.items():
+        key = _norm_name(sname)
+        if key in user:
+            t = user[key]
+            t_key = _norm_name(t) if isinstance(t, str) else t
+            if t_key not in targets:
+                hint = " (team classes 6/7 need --teams)" if t_key in (PLAYER_TEAM1, PLAYER_TEAM2, "player team 1",
+                                                                       "player team 2") else ""
+                raise KitError(f"--map {sname}={t}: {t!r} is not one of our {task} classes "
+                               f"{sorted(k for k in targets if isinstance(k, int))} / "
+                               f"{sorted(k for k in targets if isinstance(k, str))}{hint}")
+            out[sid] = targets[t_key]
+        elif task == "pose":
+            out[sid] = 0 if key in PITCH_ALIASES or len(source_names) == 1 else None
+        elif key in DEFAULT_ALIASES:
+            wire = DEFAULT_ALIASES[key]
+            out[sid] = targets[wire if wire in targets else PLAYER]
+        else:
+            out[sid] = None
+    return out
+
+
+def import_yolo(src: str | os.PathLike, out_dir: str | os.PathLike, task: str = "detect",
+                mapping: list[str] | dict[str, int | str] | None = None, strict: bool = False, teams: bool = False,
+                progress: bool = True) -> ImportResult:
+    """Copy an external YOLO dataset into our classes at `out_dir` (a dataset root with data.yaml).
+
+    Class names are mapped by `mapping` first, then by `DEFAULT_ALIASES`; instances of classes
+    that map nowhere are dropped and counted, or, with `strict`, the import fails before
+    writing anything. Pose sources need `kpt_shape` [32, 2] or [32, 3]; keypoints come out as
+    [32, 3]. Splits are kept (train, val or validation, test); every label is checked first.
+    """
+    from tqdm.auto import tqdm
+
+    if task not in TASKS:
+        raise KitError(f"task {task!r}: choose detect or pose")
+    ds = read_data_yaml(src)
+    if task == "pose":
+        if ds.kpt_shape is None or ds.kpt_shape[0] != N_KEYPOINTS:
+            raise KitError(f"{ds.yaml_path}: kpt_shape is {list(ds.kpt_shape) if ds.kpt_shape else 'missing'}; a pitch "
+                           f"keypoint dataset needs [{N_KEYPOINTS}, 2] or [{N_KEYPOINTS}, 3] in template order")
+    class_map = resolve_mapping(ds.names, task, teams, parse_mapping(mapping))
+    unmapped = [ds.names[i] for i, t in class_map.items() if t is None]
+    if strict and unmapped:
+        raise KitError(f"{ds.yaml_path}: classes {unmapped} map to none of ours; add --map NAME=ID for each "
+                       "or drop --strict to skip them")
+    names = POSE_NAMES if task == "pose" else detect_names(teams)
+    out_dir = Path(out_dir)
+    splits = [s for s in SPLITS if s in ds.splits]
+    images = dict.fromkeys(splits, 0)
+    instances = {s: dict.fromkeys(names.values(), 0) for s in splits}
+    dropped: Counter[str] = Counter()
+    with _staged(out_dir) as tmp:
+        for split in splits:
+            (tmp / "images" / split).mkdir(parents=True)
+            (tmp / "labels" / split).mkdir(parents=True)
+            files = ds.images(split)
+            if not files and split in ("train", "val"):
+                raise KitError(f"{ds.yaml_path}: {split}: no images in {', '.join(map(str, ds.splits[split]))}")
+            for image in tqdm(files, desc=f"importing {split}", unit="img", disable=not progress):
+                dest = tmp / "images" / split / image.name
+                if dest.exists():
+                    raise KitError(f"{image}: another {split} image is also named {dest.name}; rename one")
+                li = read_labels(label_path(image), image, len(ds.names), ds.kpt_shape)
+                rows = []
+                for j, cls in enumerate(li.classes):
+                    target = class_map[int(cls)]
+                    if target is None:
+                        dropped[ds.names[int(cls)]] += 1
+                        continue
+                    row = f"{target} " + " ".join(f"{v:.6f}" for v in li.boxes[j])
+                    if task == "pose":
+                        row += " " + " ".join(f"{x:.6f} {y:.6f} {int(v)}" if v > 0 else "0 0 0"
+                                              for x, y, v in li.keypoints[j])
+                    rows.append(row)
+                    instances[split][names[target]] += 1
+                shutil.copyfile(image, dest)
+                (tmp / "labels" / split / dest.with_suffix(".txt").name).write_text("".join(r + "\n" for r in rows))
+                images[split] += 1
+        kit_info: dict[str, Any] = {
+            "task": task, "source": str(ds.yaml_path),
+            "mapping": {ds.names[i]: (names[t] if t is not None else None) for i, t in class_map.items()},
+        }
+        if task == "detect":
+            kit_info["teams"] = teams
+            kit_info["wire_cls"] = dict(enumerate(TEAM_WIRE_IDS if teams else DETECT_WIRE_IDS))
+        write_data_yaml(tmp, out_dir, names, splits, kpt_shape=[N_KEYPOINTS, 3] if task == "pose" else None,
+                        kit_info=kit_info)
+        _move_into_place(tmp, out_dir)
+    return ImportResult((out_dir / "data.yaml").resolve(), kit_info["mapping"], images, instances, dict(dropped))
+
+
+# --- checks ------------------------------------------------------------------------------------
+
+@dataclass
+class DatasetStats:
+    """Numbers about a YOLO dataset: what `tvkit dataset check` prints and the notebook plots.
+
+    Box sizes are in pixels of the source images; `box_heights` and `box_areas` hold one value
+    per instance, per class. For pose, `visible_per_image[n]` counts instances with n visible
+    keypoints and `visible_per_keypoint[k]` how often keypoint id k + 1 is visible.
+    """
+
+    data_yaml: Path
+    task: str
+    names: dict[int, str]
+    images: dict[str, int]
+    empty_images: dict[str, int]
+    instances: dict[str, dict[str, int]]
+    image_sizes: dict[str, int]  # "W x H" -> images
+    box_heights: dict[str, np.ndarray]
+    box_areas: dict[str, np.ndarray]
+    visible_per_image: np.ndarray | None = None
+    visible_per_keypoint: np.ndarray | None = None
+    pose_instances: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        def summary(v: np.ndarray) -> dict[str, float] | None:
+            if not len(v):
+                return None
+            q = np.percentile(v, [0, 5, 50, 95, 100])
+            return {k: round(float(x), 1) for k, x in zip(("min", "p5", "median", "p95", "max"), q)}
+
+        d: dict[str, Any] = {
+            "data_yaml": str(self.data_yaml), "task": self.task, "names": self.names, "images": self.images,
+            "empty_images": self.empty_images, "instances": self.instances,
+            "instances_total": {n: sum(s[n] for s in self.instances.values()) for n in self.names.values()},
+            "image_sizes": self.image_sizes,
+            "box_height_px": {n: summary(v) for n, v in self.box_heights.items()},
+        }
+        if self.visible_per_image is not None:
+            d["visible_keypoints_per_image"] = self.visible_per_image.tolist()
+            d["keypoint_visible_fraction"] = [round(float(c) / max(self.pose_instances, 1), 4)
+                                              for c in self.visible_per_keypoint]
+        return d
+
+
+def check_dataset(data_yaml: str | os.PathLike, progress: bool = False) -> DatasetStats:
+    """Read every label of a dataset, checking it (KitError at the first broken file), and count."""
+    from PIL import Image
+    from tqdm.auto import tqdm
+
+    ds = read_data_yaml(data_yaml)
+    names = ds.names
+    splits = [s for s in SPLITS if s in ds.splits]
+    images = dict.fromkeys(splits, 0)
+    empty = dict.fromkeys(splits, 0)
+    instances = {s: dict.fromkeys(names.values(), 0) for s in splits}
+    sizes: Counter[str] = Counter()
+    heights: dict[str, list[float]] = {n: [] for n in names.values()}
+    areas: dict[str, list[float]] = {n: [] for n in names.values()}
+    k = ds.kpt_shape[0] if ds.kpt_shape else 0
+    per_image = np.zeros(k + 1, dtype=np.int64)
+    per_kpt = np.zeros(k, dtype=np.int64)
+    n_pose = 0
+    for split in splits:
+        for li in tqdm(iter_labeled(ds, split), desc=f"checking {split}", unit="img", disable=not progress):
+            try:
+                with Image.open(li.image) as im:
+                    w, h = im.size
+            except OSError as e:
+                raise KitError(f"{li.image}: not a readable image ({e}); delete it or replace it") from e
+            images[split] += 1
+            sizes[f"{w} x {h}"] += 1
+            if not len(li.classes):
+                empty[split] += 1
+            for cls, box in zip(li.classes, li.boxes):
+                n = names[int(cls)]
+                instances[split][n] += 1
+                heights[n].append(box[3] * h)
+                areas[n].append(box[2] * w * box[3] * h)
+            if li.keypoints is not None:
+                vis = li.keypoints[..., 2] > 0
+                n_pose += len(vis)
+                per_kpt += vis.sum(axis=0)
+                per_image += np.bincount(vis.sum(axis=1), minlength=k + 1)
+    return DatasetStats(
+        ds.yaml_path, ds.task, names, images, empty, instances, dict(sorted(sizes.items())),
+        {n: np.asarray(v) for n, v in heights.items()}, {n: np.asarray(v) for n, v in areas.items()},
+        per_image if k else None, per_kpt if k else None, n_pose)
+
+
+def format_stats(stats: DatasetStats) -> str:
+    """A plain-text table of a dataset's counts, for the terminal."""
+    splits = list(stats.images)
+    lines = [f"{stats.data_yaml} ({stats.task}, {len(stats.names)} classes)",
+             f"  {'':<16}" + "".join(f"{s:>10}" for s in splits),
+             f"  {'images':<16}" + "".join(f"{stats.images[s]:>10}" for s in splits),
+             f"  {'  without labels':<16}" + "".join(f"{stats.empty_images[s]:>10}" for s in splits)]
+    for n in stats.names.values():
+        lines.append(f"  {n:<16}" + "".join(f"{stats.instances[s][n]:>10}" for s in splits))
+    lines.append("  image sizes: " + ", ".join(f"{k} ({v})" for k, v in stats.image_sizes.items()))
+    for n, v in stats.box_heights.items():
+        if len(v):
+            lines.append(f"  {n} box height px: median {np.median(v):.0f}, range {v.min():.0f}-{v.max():.0f}")
+    if stats.visible_per_image is not None and stats.pose_instances:
+        mean_vis = (stats.visible_per_image * np.arange(len(stats.visible_per_image))).sum() / stats.pose_instances
+        lines.append(f"  visible keypoints per instance: mean {mean_vis:.1f} of {len(stats.visible_per_keypoint)}")
+    return "\n".join(lines)
+
+
+__all__ = [
+    "BuildResult", "Clip", "DatasetStats", "ImportResult", "LabeledImage", "VideoInfo", "VideoReader", "YoloDataset",
+    "build_from_clips", "check_dataset", "detect_names", "detect_rows", "download", "find_clips", "format_stats",
+    "import_yolo", "iter_frames", "iter_labeled", "label_path", "parse_mapping", "pose_row", "probe_video",
+    "read_data_yaml", "read_labels", "resolve_mapping", "split_clips", "write_data_yaml",
+]
