@@ -1,0 +1,231 @@
+"""The keypoint metric of SCORING.md: floor-markings alignment, one frame at a time.
+
+The validator fits a homography from the template keypoints to the miner's, warps the pitch
+template onto the frame and asks how much of the expected white lines it *sees* there
+(top-hat + Canny of the frame, inside the projected ground). Eleven steps, several of which
+zero the frame outright; miners lose points to those rules without seeing why, so every
+zero here carries the rule that caused it.
+
+The frame's seen-line edges (step 7 up to the ground mask) depend on the frame alone, so
+`seen_edges` is split out: an evaluation computes it once per frame however many answers
+it scores, and the rest depends only on the keypoints.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from ..pitch import KEYPOINTS, N_KEYPOINTS, render_template
+
+EDGE_MARGIN = 100
+DEGENERATE_GROUPS: tuple[tuple[int, int, int, int], ...] = (
+    (23, 24, 27, 28), (7, 8, 3, 4), (2, 10, 1, 14), (18, 26, 14, 25), (5, 13, 6, 17), (21, 29, 17, 30),
+    (10, 11, 2, 3), (10, 11, 2, 7), (12, 13, 4, 5), (12, 13, 5, 8), (18, 19, 26, 27), (18, 19, 26, 23),
+    (20, 21, 24, 29), (20, 21, 28, 29), (8, 4, 5, 13), (3, 7, 2, 10), (23, 27, 18, 26), (24, 28, 21, 29),
+)
+TWIST_CORNERS = (6, 30, 25, 1)
+
+_TOPHAT_KERNEL = cv2.getStructuringElement(cv2.MORPH_RECT, (31, 31))
+_DILATE_KERNEL = cv2.getStructuringElement(cv2.MORPH_RECT, (3, 3))
+
+# Rule names, in the order SCORING.md applies them.
+RULES = (
+    "no_frame", "keypoint_count", "degenerate_subset", "too_few_points", "no_homography", "twisted",
+    "ground_empty", "ground_rectangle", "ground_split", "ground_too_large", "lines_empty_or_full",
+    "square_blob", "lines_too_small", "spread_too_wide", "mostly_unexpected_lines", "error",
+)
+
+
+@dataclass(frozen=True)
+class KeypointScore:
+    score: float
+    rule: str | None = None     # which rule zeroed the frame (None: scored normally)
+    detail: str = ""            # the rule in words, with the numbers that tripped it
+    n_visible: int = 0
+
+    @property
+    def zeroed(self) -> bool:
+        return self.rule is not None
+
+
+def _zero(rule: str, detail: str, n_visible: int = 0) -> KeypointScore:
+    return KeypointScore(0.0, rule, detail, n_visible)
+
+
+def seen_edges(frame_bgr: np.ndarray) -> np.ndarray:
+    """Step 7 up to the ground mask: top-hat 31x31, Gaussian 5x5, Canny 30/100 (uint8 0/255)."""
+    grey = cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2GRAY)
+    tophat = cv2.morphologyEx(grey, cv2.MORPH_TOPHAT, _TOPHAT_KERNEL)
+    blur = cv2.GaussianBlur(tophat, (5, 5), 0)
+    return cv2.Canny(blur, 30, 100)
+
+
+def _near_edges(x: float, y: float, w: int, h: int) -> set[str]:
+    out = set()
+    if x <= EDGE_MARGIN:
+        out.add("left")
+    if x >= w - EDGE_MARGIN:
+        out.add("right")
+    if y <= EDGE_MARGIN:
+        out.add("top")
+    if y >= h - EDGE_MARGIN:
+        out.add("bottom")
+    return out
+
+
+def _orient(a, b, c) -> float:
+    return (b[0] - a[0]) * (c[1] - a[1]) - (b[1] - a[1]) * (c[0] - a[0])
+
+
+def _cross(p1, p2, q1, q2) -> bool:
+    """Strict crossing of segments p1p2 and q1q2 (touching or collinear does not count)."""
+    return (_orient(p1, p2, q1) * _orient(p1, p2, q2) < 0) and (_orient(q1, q2, p1) * _orient(q1, q2, p2) < 0)
+
+
+def score_keypoints(keypoints, width: int, height: int, edges: np.ndarray | None,
+                    template: np.ndarray | None = None) -> KeypointScore:
+    """Score one frame's keypoints given the frame's `seen_edges` (None: the frame is missing)."""
+    try:
+        return _score(keypoints, width, height, edges, template)
+    except Exception as e:  # any exception inside a frame makes that frame 0, not the clip
+        return _zero("error", f"{type(e).__name__}: {e}")
+
+
+def score_frame(frame_bgr: np.ndarray | None, keypoints, template: np.ndarray | None = None) -> KeypointScore:
+    """Steps 1-11 on one decoded frame (None when the video has no such frame)."""
+    if frame_bgr is None:
+        return _zero("no_frame", "the video has no frame with this id")
+    h, w = frame_bgr.shape[:2]
+    return score_keypoints(keypoints, w, h, seen_edges(frame_bgr), template)
+
+
+def _homography(pts: np.ndarray, visible: np.ndarray) -> np.ndarray | None:
+    Hm, _ = cv2.findHomography(KEYPOINTS[visible].astype(np.float32), pts[visible].astype(np.float32))
+    return Hm
+
+
+def _warp_masks(Hm: np.ndarray, W: int, H: int, template: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """(ground, lines) of the template warped onto the frame: grey > 10 and grey > 200, uint8 0/1."""
+    tpl = render_template() if template is None else template
+    grey = cv2.cvtColor(cv2.warpPerspective(tpl, Hm, (W, H)), cv2.COLOR_BGR2GRAY)
+    return (grey > 10).astype(np.uint8), (grey > 200).astype(np.uint8)
+
+
+def _seen_lines(edges: np.ndarray, ground: np.ndarray) -> np.ndarray:
+    seen = cv2.bitwise_and(edges, edges, mask=ground)
+    return cv2.dilate(seen, _DILATE_KERNEL, iterations=3) > 0
+
+
+def line_masks(frame_bgr: np.ndarray, keypoints, template: np.ndarray | None = None) -> dict[str, np.ndarray] | None:
+    """The metric's masks on one frame, for pictures: `expected` lines, `seen` lines, `ground`
+    (booleans, frame-sized). None when the keypoints give no homography (fewer than 4 visible)."""
+    h, w = frame_bgr.shape[:2]
+    pts = np.array([[float(p[0]), float(p[1])] for p in keypoints], dtype=np.float64).reshape(-1, 2)
+    if len(pts) != N_KEYPOINTS:
+        return None
+    inside = (pts[:, 0] >= 0) & (pts[:, 1] >= 0) & (pts[:, 0] < w) & (pts[:, 1] < h)
+    visible = inside & ~((pts[:, 0] == 0) & (pts[:, 1] == 0))
+    Hm = _homography(pts, visible) if visible.sum() >= 4 else None
+    if Hm is None:
+        return None
+    ground, lines = _warp_masks(Hm, w, h, template)
+    return {"expected": lines > 0, "seen": _seen_lines(seen_edges(frame_bgr), ground), "ground": ground > 0}
+
+
+def _score(keypoints, W: int, H: int, edges: np.ndarray | None, template: np.ndarray | None) -> KeypointScore:
+    # 1. the frame and exactly 32 points
+    if edges is None:
+        return _zero("no_frame", "the video has no frame with this id")
+    if not isinstance(keypoints, (list, tuple, np.ndarray)) or len(keypoints) != N_KEYPOINTS:
+        n = len(keypoints) if hasattr(keypoints, "__len__") else "no"
+        return _zero("keypoint_count", f"{n} keypoints instead of {N_KEYPOINTS}")
+    pts = np.array([[float(p[0]), float(p[1])] for p in keypoints], dtype=np.float64)
+    if pts.shape != (N_KEYPOINTS, 2):
+        raise ValueError(f"keypoints must be [x, y] pairs, got shape {pts.shape}")
+
+    # 2. out-of-frame points become (0, 0); visible = not (0, 0)
+    zero = (pts[:, 0] == 0) & (pts[:, 1] == 0)
+    outside = ~zero & ((pts[:, 0] < 0) | (pts[:, 1] < 0) | (pts[:, 0] >= W) | (pts[:, 1] >= H))
+    pts[outside] = 0.0
+    visible = ~(zero | outside)
+    ids = {i + 1 for i in np.flatnonzero(visible)}
+    n_vis = len(ids)
+
+    # 3. degenerate subsets hugging a frame edge. With fewer than 4 visible points the frame
+    # is 0 whatever rule 3 says, and "too few points" is the reason a miner can act on.
+    if n_vis < 4:
+        return _zero("too_few_points", f"{n_vis} visible keypoints, at least 4 are needed", n_vis)
+    for group in DEGENERATE_GROUPS:
+        if ids <= set(group):
+            a, b = pts[group[0] - 1], pts[group[1] - 1]
+            shared = _near_edges(*a, W, H) & _near_edges(*b, W, H)
+            if shared:
+                return _zero("degenerate_subset",
+                             f"the visible points {sorted(ids)} all lie in the degenerate group {list(group)} "
+                             f"whose first two points hug the {'/'.join(sorted(shared))} edge", n_vis)
+
+    # 4. homography over the visible points, template warped onto the frame
+    Hm = _homography(pts, visible)
+    if Hm is None:
+        return _zero("no_homography", "OpenCV found no homography for these points", n_vis)
+
+    # 5. twist: the projected pitch corners must not fold over
+    c = cv2.perspectiveTransform(KEYPOINTS[[i - 1 for i in TWIST_CORNERS]].reshape(-1, 1, 2), Hm).reshape(-1, 2)
+    if _cross(c[0], c[1], c[2], c[3]) or _cross(c[1], c[2], c[3], c[0]):
+        return _zero("twisted", "the projected pitch is twisted (opposite sides of the corner quadrilateral cross)",
+                     n_vis)
+
+    ground, lines = _warp_masks(Hm, W, H, template)
+
+    # 6. sanity of the projected ground and lines
+    n_ground = int(np.count_nonzero(ground))
+    if n_ground == 0:
+        return _zero("ground_empty", "the projected pitch does not reach the frame", n_vis)
+    _, _, bw, bh = cv2.boundingRect(ground)
+    if n_ground == bw * bh:
+        return _zero("ground_rectangle", f"the projected ground is a {bw} x {bh} rectangle", n_vis)
+    n_cc, _ = cv2.connectedComponents(ground, connectivity=8)
+    if n_cc - 1 > 1:
+        return _zero("ground_split", f"the projected ground falls apart into {n_cc - 1} pieces", n_vis)
+    cover = n_ground / float(W * H)
+    if cover >= 0.9:
+        return _zero("ground_too_large", f"the projected ground covers {cover:.0%} of the frame (limit 90%)", n_vis)
+    n_lines = int(np.count_nonzero(lines))
+    if n_lines == 0 or n_lines == W * H:
+        return _zero("lines_empty_or_full", f"the projected line mask is {'empty' if n_lines == 0 else 'full'}", n_vis)
+    contours, _ = cv2.findContours(lines, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    for cnt in contours:
+        _, _, cw, ch = cv2.boundingRect(cnt)
+        if min(cw, ch) / max(cw, ch) >= 1:
+            return _zero("square_blob", f"a projected line blob has a square {cw} x {ch} bounding box", n_vis)
+
+    # 7. lines seen in the frame, inside the projected ground
+    seen = _seen_lines(edges, ground)
+
+    # 8. the expected lines must span enough of the frame
+    ys, xs = np.nonzero(lines)
+    span = (int(xs.max()) - int(xs.min())) * (int(ys.max()) - int(ys.min())) / float(W * H)
+    if span < 0.2:
+        return _zero("lines_too_small", f"the expected lines span {span:.0%} of the frame (minimum 20%)", n_vis)
+
+    # 9. visible points must not spread absurdly
+    vx, vy = pts[visible, 0], pts[visible, 1]
+    if vx.max() - vx.min() > 2 * W or vy.max() - vy.min() > 2 * H:
+        return _zero("spread_too_wide", "the visible keypoints spread over more than twice the frame", n_vis)
+
+    # 10. most of what is seen must not be off the expected lines
+    expected = lines > 0
+    n_union = int(np.count_nonzero(seen | expected))
+    rest = int(np.count_nonzero(seen & ~expected))
+    if n_union == 0 or rest / n_union > 0.9:
+        share = rest / n_union if n_union else 0.0
+        return _zero("mostly_unexpected_lines",
+                     f"{share:.0%} of the seen and expected line pixels are seen lines off the expected ones (limit 90%)",
+                     n_vis)
+
+    # 11. the share of expected line pixels that are seen
+    hit = int(np.count_nonzero(expected & seen))
+    return KeypointScore(hit / (n_lines + 1e-8), None, "", n_vis)

@@ -1,0 +1,60 @@
+"""Answers made from ground truth, with controlled damage: what is a pixel of jitter worth?
+
+`perturbed_answer(gt)` is the perfect answer; its knobs add box jitter, missed and spurious
+boxes, keypoint jitter, dropped keypoints and swapped team ids, all seeded. Scoring these
+shows a miner which error costs most under the validator's rules (teams are swap-invariant,
+smoothness punishes jitter, the keypoint rules punish partial point sets) before any model
+is trained, and gives the notebooks a baseline to compare a model against.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..contract import PLAYER, GroundTruth, answer_ok, wire_class
+
+
+def perturbed_answer(gt: GroundTruth, seed: int = 0, box_jitter_px: float = 0.0, miss_rate: float = 0.0,
+                     false_positives: float = 0.0, keypoint_jitter_px: float = 0.0, keypoint_drop_rate: float = 0.0,
+                     swap_teams: bool = False, conf: float = 0.9) -> dict[str, Any]:
+    """The /predict answer a model with these errors would give on this clip (wire format).
+
+    box_jitter_px: std of Gaussian noise on each box corner; miss_rate: share of true boxes
+    left out; false_positives: mean spurious player boxes per frame (Poisson); keypoint_jitter_px:
+    std of noise on visible keypoints; keypoint_drop_rate: share of visible keypoints sent as
+    (0, 0); swap_teams: team 1 and team 2 exchanged (the validator scores both mappings).
+    """
+    rng = np.random.default_rng(seed)
+    W, H = gt.width, gt.height
+    frames = []
+    for f in gt.frames:
+        boxes = []
+        for b in f.boxes:
+            if miss_rate and rng.random() < miss_rate:
+                continue
+            x1, y1, x2, y2 = np.array([b.x1, b.y1, b.x2, b.y2], float) + rng.normal(0, box_jitter_px, 4) * (box_jitter_px > 0)
+            x1, x2 = sorted((float(np.clip(x1, 0, W)), float(np.clip(x2, 0, W))))
+            y1, y2 = sorted((float(np.clip(y1, 0, H)), float(np.clip(y2, 0, H))))
+            team = b.team
+            if swap_teams and b.cls_id == PLAYER and team in (1, 2):
+                team = 3 - team
+            boxes.append({"x1": int(round(x1)), "y1": int(round(y1)), "x2": int(round(x2)), "y2": int(round(y2)),
+                          "cls_id": wire_class(b.cls_id, team), "conf": conf})
+        for _ in range(rng.poisson(false_positives) if false_positives else 0):
+            w, h = rng.uniform(10, 30), rng.uniform(25, 70)
+            x, y = rng.uniform(0, W - w), rng.uniform(0, H - h)
+            boxes.append({"x1": int(x), "y1": int(y), "x2": int(x + w), "y2": int(y + h), "cls_id": PLAYER,
+                          "conf": round(float(rng.uniform(0.3, 0.6)), 3)})
+        kps = []
+        for x, y in f.keypoints:
+            if (x, y) == (0, 0) or (keypoint_drop_rate and rng.random() < keypoint_drop_rate):
+                kps.append([0, 0])
+                continue
+            if keypoint_jitter_px:
+                x, y = x + rng.normal(0, keypoint_jitter_px), y + rng.normal(0, keypoint_jitter_px)
+            xi, yi = int(round(x)), int(round(y))
+            kps.append([xi, yi] if 0 <= xi < W and 0 <= yi < H else [0, 0])
+        frames.append({"frame_id": f.frame_id, "boxes": boxes, "keypoints": kps})
+    return answer_ok(frames)

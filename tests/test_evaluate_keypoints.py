@@ -1,0 +1,196 @@
+"""SCORING.md's keypoint metric: every zeroing rule and the score itself."""
+import cv2
+import numpy as np
+import pytest
+
+from kit import pitch
+from kit.evaluate.keypoints import DEGENERATE_GROUPS, score_frame, score_keypoints, seen_edges
+
+W, H = 960, 540
+
+
+def camera(dst=((120, 150), (840, 150), (1300, 620), (-340, 620))):
+    src = np.float32([[0, 0], [1050, 0], [1050, 680], [0, 680]])
+    return cv2.getPerspectiveTransform(src, np.float32(dst))
+
+
+def broadcast_frame(Hm, seed=0, template=None):
+    """The template seen through Hm over a dark 'stands' background, with sensor noise."""
+    rng = np.random.default_rng(seed)
+    out = np.full((H, W, 3), (60, 60, 70), np.uint8)
+    warped = pitch.warp_template(Hm, W, H, template)
+    inside = cv2.warpPerspective(np.full((680, 1050), 255, np.uint8), Hm, (W, H)) > 0
+    out[inside] = warped[inside]
+    noise = rng.normal(0, 4, out.shape)
+    return np.clip(out + noise, 0, 255).astype(np.uint8)
+
+
+@pytest.fixture(scope="module")
+def view():
+    Hm = camera()
+    return broadcast_frame(Hm), pitch.project_keypoints(Hm, W, H)
+
+
+def test_true_keypoints_on_a_clean_view_score_near_one(view):
+    frame, kps = view
+    r = score_frame(frame, kps)
+    assert r.rule is None and r.n_visible == 23 and r.score > 0.99
+
+
+def test_a_shifted_answer_loses_points(view):
+    frame, kps = view
+    shifted = [[x + 12, y] if (x, y) != (0, 0) and x + 12 < W else [x, y] for x, y in kps]
+    r = score_frame(frame, shifted)
+    assert r.rule is None and r.score < 0.8
+
+
+def test_missing_frame_and_wrong_count(view):
+    frame, kps = view
+    assert score_frame(None, kps).rule == "no_frame"
+    assert score_keypoints(kps, W, H, None).rule == "no_frame"
+    r = score_frame(frame, kps[:31])
+    assert (r.score, r.rule) == (0.0, "keypoint_count") and "31 keypoints" in r.detail
+    assert score_frame(frame, kps + [[0, 0]]).rule == "keypoint_count"
+
+
+def test_out_of_frame_points_become_invisible(view):
+    frame, kps = view
+    bad = [list(p) for p in kps]
+    hidden = [i for i, p in enumerate(kps) if p == [0, 0]]
+    bad[hidden[0]] = [W, 10]        # x == W is outside
+    bad[hidden[1]] = [-5, 100]
+    r = score_frame(frame, bad)
+    assert r.n_visible == 23 and r.score == pytest.approx(score_frame(frame, kps).score)
+
+
+def test_fewer_than_four_points(view):
+    frame, _ = view
+    kps = [[0, 0]] * 32
+    kps[13], kps[14], kps[30] = [480, 150], [480, 245], [395, 300]
+    r = score_frame(frame, kps)
+    assert (r.score, r.rule, r.n_visible) == (0.0, "too_few_points", 3)
+
+
+@pytest.mark.parametrize("group", DEGENERATE_GROUPS, ids=lambda g: "-".join(map(str, g)))
+def test_each_degenerate_subset_hugging_an_edge_scores_zero(view, group):
+    frame, _ = view
+    kps = [[0, 0]] * 32
+    # the group's first two points near the left edge, the others well inside
+    for k, xy in zip(group, [(40, 200), (60, 330), (400, 180), (420, 360)]):
+        kps[k - 1] = list(xy)
+    r = score_frame(frame, kps)
+    assert (r.score, r.rule) == (0.0, "degenerate_subset")
+    assert str(list(group)) in r.detail and "left" in r.detail
+
+
+def test_degenerate_subset_needs_a_shared_edge(view):
+    frame, _ = view
+    group = DEGENERATE_GROUPS[0]
+    kps = [[0, 0]] * 32
+    # first point near the top edge only, second near the right edge only: no shared edge
+    for k, xy in zip(group, [(480, 50), (900, 300), (400, 250), (420, 360)]):
+        kps[k - 1] = list(xy)
+    assert score_frame(frame, kps).rule != "degenerate_subset"
+
+
+def test_degenerate_subset_needs_every_visible_point_in_the_group(view):
+    frame, _ = view
+    group = DEGENERATE_GROUPS[0]
+    kps = [[0, 0]] * 32
+    for k, xy in zip(group, [(40, 200), (60, 330), (400, 180), (420, 360)]):
+        kps[k - 1] = list(xy)
+    kps[13] = [480, 160]  # id 14 is outside the group
+    assert score_frame(frame, kps).rule != "degenerate_subset"
+
+
+def test_twisted_projection(view):
+    frame, _ = view
+    kps = [[0, 0]] * 32
+    # corners 1 and 25 on top, but 6 (bottom-left) sits right and 30 left: the pitch folds over
+    kps[0], kps[24], kps[5], kps[29] = [200, 100], [760, 100], [860, 450], [100, 450]
+    r = score_frame(frame, kps)
+    assert (r.score, r.rule) == (0.0, "twisted")
+
+
+def test_rectangular_ground():
+    # an axis-aligned view of the whole template: the projected ground is a 1050 x 680 rectangle
+    frame = np.zeros((800, 1200, 3), np.uint8)
+    kps = [[int(x) + 50, int(y) + 40] for x, y in pitch.KEYPOINTS]
+    r = score_frame(frame, kps)
+    assert (r.score, r.rule) == (0.0, "ground_rectangle") and "1050 x 680" in r.detail
+
+
+def test_ground_covering_90_percent(view):
+    frame, _ = view
+    Hm = camera(((20, 15), (1000, -40), (1200, 700), (-200, 620)))
+    kps = pitch.project_keypoints(Hm, W, H)
+    r = score_frame(frame, kps)
+    assert (r.score, r.rule) == (0.0, "ground_too_large") and "covers 9" in r.detail
+
+
+def test_ground_empty(view):
+    frame, kps = view
+    # visible points are always in the frame, so the warped template reaches it; an all-black
+    # template is the way to see this rule fire
+    blank = np.zeros_like(pitch.render_template())
+    r = score_frame(frame, kps, template=blank)
+    assert (r.score, r.rule) == (0.0, "ground_empty")
+
+
+def test_square_blob(view):
+    frame, _ = view
+    Hm = camera(((300, 250), (550, 250), (600, 290), (250, 290)))
+    r = score_frame(frame, pitch.project_keypoints(Hm, W, H))
+    assert (r.score, r.rule) == (0.0, "square_blob") and "square" in r.detail
+
+
+def test_lines_span_too_small(view):
+    frame, _ = view
+    # the whole pitch squeezed into a small patch (most such patches trip the square-blob rule
+    # first: the spots and arcs shrink to tiny blobs)
+    Hm = camera(((320, 250), (630, 250), (650, 290), (300, 290)))
+    r = score_frame(frame, pitch.project_keypoints(Hm, W, H))
+    assert (r.score, r.rule) == (0.0, "lines_too_small") and "span" in r.detail
+
+
+def test_mostly_unexpected_lines():
+    # a frame full of line-like texture where the pitch is expected
+    rng = np.random.default_rng(1)
+    frame = np.full((H, W, 3), (0, 110, 0), np.uint8)
+    for _ in range(400):
+        x, y = int(rng.integers(0, W)), int(rng.integers(0, H))
+        cv2.line(frame, (x, y), (x + int(rng.integers(-80, 80)), y + int(rng.integers(-80, 80))), (255, 255, 255), 2)
+    Hm = camera()
+    r = score_frame(frame, pitch.project_keypoints(Hm, W, H))
+    assert (r.score, r.rule) == (0.0, "mostly_unexpected_lines")
+
+
+def test_exceptions_zero_the_frame_only(view):
+    frame, kps = view
+    bad = [list(p) for p in kps]
+    bad[3] = ["a", 4]
+    r = score_frame(frame, bad)
+    assert (r.score, r.rule) == (0.0, "error")
+
+
+def test_seen_edges_depend_on_the_frame_only(view):
+    frame, kps = view
+    e = seen_edges(frame)
+    assert e.dtype == np.uint8 and set(np.unique(e)) <= {0, 255}
+    assert score_keypoints(kps, W, H, e) == score_frame(frame, kps)
+
+
+def test_kit_template_agrees_with_the_reference(reference_template):
+    """Scores with the kit's rendered template and with the validator's image, over many views."""
+    rng = np.random.default_rng(7)
+    diffs = []
+    for i in range(12):
+        jitter = rng.uniform(-60, 60, size=(4, 2))
+        base = np.array([(120, 150), (840, 150), (1300, 620), (-340, 620)], float)
+        Hm = camera(base + jitter)
+        frame = broadcast_frame(Hm, seed=i, template=reference_template)  # the real markings
+        kps = pitch.project_keypoints(Hm, W, H)
+        ours = score_frame(frame, kps).score
+        theirs = score_frame(frame, kps, template=reference_template).score
+        diffs.append(abs(ours - theirs))
+    assert np.mean(diffs) <= 0.01, diffs
