@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -33,6 +34,26 @@ def _cmd_template(args: argparse.Namespace) -> int:
     if not cv2.imwrite(str(out), img):
         raise KitError(f"{out}: could not write the image (is the extension .png or .jpg?)")
     print(out)
+    return 0
+
+
+def _cmd_synth(args: argparse.Namespace) -> int:
+    import time
+
+    from .synth import clip_seed, generate_clip
+
+    if args.clips < 1:
+        raise KitError(f"--clips must be at least 1, got {args.clips}")
+    started = time.perf_counter()
+    for i in range(args.clips):
+        t0 = time.perf_counter()
+        video, truth = generate_clip(args.out, i, args.frames, clip_seed(args.seed, i), args.width, args.height,
+                                     args.fps, args.difficulty, progress=True)
+        dt = time.perf_counter() - t0
+        print(f"{video}  {truth.name}  {args.frames} frames  {dt:.1f} s  {args.frames / dt:.1f} frames/s", flush=True)
+    total = time.perf_counter() - started
+    n = args.clips * args.frames
+    print(f"{args.clips} clip(s), {n} frames in {total:.1f} s: {n / total:.1f} frames/s, in {args.out}")
     return 0
 
 
@@ -82,6 +103,76 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     return 0 if not problems else 1
 
 
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from .evaluate import BREAKDOWN_KEYS, evaluate, format_breakdown, load_answer
+
+    answer = load_answer(args.predictions)
+    ev = evaluate(answer, args.ground_truth, args.video, mode=args.mode, seed=args.seed, latency_ms=args.latency_ms)
+    if args.report:
+        from .evaluate.report import write_report
+
+        page = write_report(ev, answer, args.ground_truth, args.video, args.report)
+        print(f"report: {page}", file=sys.stderr)
+    if args.json:
+        keys = [*BREAKDOWN_KEYS, *(["latency_score"] if args.latency_ms is not None else [])]
+        print(json.dumps({k: ev.breakdown[k] for k in keys}, indent=2))
+    else:
+        print(format_breakdown(ev))
+    return 0
+
+
+def _cmd_dataset_build(args: argparse.Namespace) -> int:
+    from .datasets import build_from_clips
+
+    r = build_from_clips(args.clips, args.out, task=args.task, stride=args.stride, val_fraction=args.val_fraction,
+                         test_fraction=args.test_fraction, teams=args.teams,
+                         min_visible_keypoints=args.min_visible_keypoints, seed=args.seed, progress=not args.json)
+    if args.json:
+        print(json.dumps(r.to_dict(), indent=2))
+        return 0
+    for split in sorted(set(r.clip_splits.values())):
+        print(f"{split}: clips {', '.join(n for n, s in r.clip_splits.items() if s == split)}")
+    for task, path in r.data_yamls.items():
+        print(f"{task}: " + ", ".join(f"{s} {n} images" for s, n in r.images[task].items()) + f"  {path}")
+    for reason, n in r.skipped.items():
+        print(f"skipped: {n} {reason}")
+    return 0
+
+
+def _cmd_dataset_import(args: argparse.Namespace) -> int:
+    from .datasets import import_yolo
+
+    mapping = [m for group in (args.map or []) for m in group]
+    r = import_yolo(args.src, args.out, task=args.task, mapping=mapping, strict=args.strict, teams=args.teams,
+                    progress=not args.json)
+    if args.json:
+        print(json.dumps(r.to_dict(), indent=2))
+        return 0
+    for src, ours in r.mapping.items():
+        print(f"  {src!r:>24} -> {ours if ours is not None else 'dropped'}")
+    for name, n in r.dropped.items():
+        print(f"dropped {n} instances of {name!r} (map it with --map {name.replace(' ', '_')}=ID if it is ours)")
+    print(", ".join(f"{s} {n} images" for s, n in r.images.items()) + f"  {r.data_yaml}")
+    return 0
+
+
+def _cmd_dataset_check(args: argparse.Namespace) -> int:
+    from .datasets import check_dataset, format_stats
+
+    stats = check_dataset(args.data)
+    if args.plots:
+        from .viz import dataset_figures, sample_grid, save_image
+
+        out = Path(args.plots)
+        out.mkdir(parents=True, exist_ok=True)
+        for name, fig in dataset_figures(stats).items():
+            fig.savefig(out / f"{name}.png", dpi=100)
+        save_image(sample_grid(stats.data_yaml, split="train"), out / "sample_grid.png")
+        print(f"plots: {out}", file=sys.stderr)
+    print(json.dumps(stats.to_dict(), indent=2) if args.json else format_stats(stats))
+    return 0
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from .runs import parse_overrides, run_suite
 
@@ -129,6 +220,17 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--scale", type=float, default=1.0)
     t.set_defaults(func=_cmd_template)
 
+    sy = sub.add_parser("synth", help="generate synthetic broadcast clips with exact ground truth (mp4 + JSON)")
+    sy.add_argument("--clips", type=int, default=1, help="how many clips (default 1)")
+    sy.add_argument("--frames", type=int, default=250, help="frames per clip (default 250)")
+    sy.add_argument("--seed", type=int, default=0, help="same seed, same clips (default 0)")
+    sy.add_argument("--out", default="data/synth", help="folder for clip_XXX.mp4 and clip_XXX.json (default data/synth)")
+    sy.add_argument("--width", type=int, default=960)
+    sy.add_argument("--height", type=int, default=540)
+    sy.add_argument("--fps", type=float, default=25.0)
+    sy.add_argument("--difficulty", default="default", help="easy, default or hard")
+    sy.set_defaults(func=_cmd_synth)
+
     v = sub.add_parser("validate", help="check a /predict answer against the wire contract")
     v.add_argument("--answer", required=True, help="the answer JSON (what /predict returned)")
     v.add_argument("--video", help="the challenge video (frame count and size read with OpenCV)")
@@ -138,6 +240,49 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--limit", type=int, default=50, help="problems to print (default 50)")
     v.add_argument("--json", action="store_true")
     v.set_defaults(func=_cmd_validate)
+
+    e = sub.add_parser("evaluate", help="score a /predict answer exactly as a validator does (SCORING.md)")
+    e.add_argument("--predictions", required=True, help="the answer JSON (what /predict returned)")
+    e.add_argument("--ground-truth", required=True, help="the clip's ground-truth JSON")
+    e.add_argument("--video", required=True, help="the challenge video (decoded with OpenCV, frames from 0)")
+    e.add_argument("--mode", choices=("full", "validator"), default="full",
+                   help="full: every ground-truth frame; validator: 3 consecutive ones picked with --seed")
+    e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--latency-ms", type=float, help="how long /predict took, for the latency score")
+    e.add_argument("--report", metavar="DIR", help="also write the visual report (PNGs and index.html) here")
+    e.add_argument("--json", action="store_true", help="print only the breakdown as JSON")
+    e.set_defaults(func=_cmd_evaluate)
+
+    ds = sub.add_parser("dataset", help="YOLO datasets: build from clips, import external ones, check")
+    ds_sub = ds.add_subparsers(dest="dataset_command", required=True, metavar="SUBCOMMAND")
+    db = ds_sub.add_parser("build", help="detection and pose datasets from clips (NAME.mp4 + NAME.json)")
+    db.add_argument("--clips", required=True, help="folder of clips with their ground-truth JSON")
+    db.add_argument("--out", required=True, help="writes OUT/detect/data.yaml and/or OUT/pose/data.yaml")
+    db.add_argument("--task", choices=("detect", "pose", "both"), default="both")
+    db.add_argument("--stride", type=int, default=5, help="every Nth frame (default 5)")
+    db.add_argument("--val-fraction", type=float, default=0.2, help="share of clips for val (default 0.2)")
+    db.add_argument("--test-fraction", type=float, default=0.0, help="share of clips for a test split (default 0)")
+    db.add_argument("--teams", action="store_true", help="split players into 'player team 1' / 'player team 2'")
+    db.add_argument("--min-visible-keypoints", type=int, default=4, help="pose: skip frames with fewer (default 4)")
+    db.add_argument("--seed", type=int, default=0, help="seed of the clip split")
+    db.add_argument("--json", action="store_true")
+    db.set_defaults(func=_cmd_dataset_build)
+    di = ds_sub.add_parser("import", help="copy an external YOLO dataset into our classes")
+    di.add_argument("--src", required=True, help="the dataset folder (with data.yaml) or its data.yaml")
+    di.add_argument("--out", required=True, help="the new dataset's folder (OUT/data.yaml)")
+    di.add_argument("--task", choices=("detect", "pose"), default="detect")
+    di.add_argument("--map", action="append", nargs="+", metavar="NAME=ID",
+                    help="map a source class to ours: 0 ball, 1 goalkeeper, 2 player, 3 referee, 6/7 team players "
+                         "(or our class name); pose: 0 or pitch")
+    di.add_argument("--strict", action="store_true", help="fail if a source class maps to none of ours")
+    di.add_argument("--teams", action="store_true", help="keep team classes (6/7) as their own classes")
+    di.add_argument("--json", action="store_true")
+    di.set_defaults(func=_cmd_dataset_import)
+    dc = ds_sub.add_parser("check", help="check every label of a dataset and count images, classes, box sizes")
+    dc.add_argument("--data", required=True, help="the dataset's data.yaml")
+    dc.add_argument("--plots", metavar="DIR", help="also save the check plots and a sample grid as PNGs here")
+    dc.add_argument("--json", action="store_true")
+    dc.set_defaults(func=_cmd_dataset_check)
 
     r = sub.add_parser("run", help="run the notebook suite headless with papermill into papermill_runs/")
     r.add_argument("--profile", default="smoke", help="smoke (minutes on a CPU), cpu or gpu")
@@ -169,9 +314,19 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `tvkit ... | head`: the reader left; say nothing more
+        _silence_stdout()
+        return 141
     finally:
-        sys.stdout.flush()
-        sys.stderr.flush()
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except BrokenPipeError:
+            _silence_stdout()
+
+
+def _silence_stdout() -> None:
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 if __name__ == "__main__":
