@@ -66,7 +66,8 @@ POSE_NAMES = {0: "pitch"}
 #: Minimum visible keypoints for a pose label by default: the validator needs 4 for a homography.
 MIN_VISIBLE_KEYPOINTS = 4
 
-_WIRE_NAMES = {BALL: "ball", GOALKEEPER: "goalkeeper", PLAYER: "player", REFEREE: "referee",
+#: The name of every wire class id, as datasets, plots and drawings label them.
+WIRE_CLASS_NAMES = {BALL: "ball", GOALKEEPER: "goalkeeper", PLAYER: "player", REFEREE: "referee",
                PLAYER_TEAM1: "player team 1", PLAYER_TEAM2: "player team 2"}
 
 #: Class names seen in public football datasets (Roboflow exports and the like), normalised
@@ -86,7 +87,7 @@ PITCH_ALIASES = ("pitch", "field", "football field", "soccer field", "football p
 
 def detect_names(teams: bool = False) -> dict[int, str]:
     """YOLO class names of a detection dataset: ids 0-3 are the contract's object types."""
-    return {i: _WIRE_NAMES[w] for i, w in enumerate(TEAM_WIRE_IDS if teams else DETECT_WIRE_IDS)}
+    return {i: WIRE_CLASS_NAMES[w] for i, w in enumerate(TEAM_WIRE_IDS if teams else DETECT_WIRE_IDS)}
 
 
 def _norm_name(name: str) -> str:
@@ -730,7 +731,7 @@ def resolve_mapping(source_names: dict[int, str], task: str, teams: bool = False
     else:
         wire_ids = TEAM_WIRE_IDS if teams else DETECT_WIRE_IDS
         targets = {w: i for i, w in enumerate(wire_ids)}
-        targets.update({_WIRE_NAMES[w]: i for i, w in enumerate(wire_ids)})
+        targets.update({WIRE_CLASS_NAMES[w]: i for i, w in enumerate(wire_ids)})
     out: dict[int, int | None] = {}
     for sid, sname in source_names.items():
         key = _norm_name(sname)

@@ -21,8 +21,8 @@ import supervision as sv
 from matplotlib.figure import Figure
 
 from . import KitError
-from .contract import BALL, GOALKEEPER, PLAYER, PLAYER_TEAM1, PLAYER_TEAM2, REFEREE, GTFrame, load_ground_truth
-from .datasets import DatasetStats, VideoReader, iter_labeled, read_data_yaml
+from .contract import GTFrame, load_ground_truth
+from .datasets import WIRE_CLASS_NAMES, DatasetStats, VideoReader, iter_labeled, read_data_yaml
 from .pitch import fit_homography, outline_polylines, visible_mask
 
 #: One colour per class name, so a class looks the same in every picture of the kit.
@@ -38,8 +38,6 @@ CLASS_COLORS: dict[str, str] = {
 #: Labels short enough for a player's box at broadcast scale; the colour says the rest.
 SHORT_NAMES = {"ball": "ball", "goalkeeper": "GK", "player": "P", "referee": "ref", "player team 1": "T1",
                "player team 2": "T2", "pitch": "pitch"}
-_WIRE_COLOR_NAMES = {BALL: "ball", GOALKEEPER: "goalkeeper", PLAYER: "player", REFEREE: "referee",
-                     PLAYER_TEAM1: "player team 1", PLAYER_TEAM2: "player team 2"}
 _FALLBACK = sv.ColorPalette.DEFAULT
 KEYPOINT_COLOR = sv.Color.from_hex("#00E5FF")
 PITCH_LINE_BGR = (255, 0, 255)
@@ -143,9 +141,9 @@ def draw_ground_truth(frame: np.ndarray, gt: GTFrame, teams: bool = True, pitch_
     if gt.boxes:
         xyxy = np.array([[b.x1, b.y1, b.x2, b.y2] for b in gt.boxes])
         cls = [b.wire_cls if teams else b.cls_id for b in gt.boxes]
-        labels = [SHORT_NAMES[_WIRE_COLOR_NAMES[c]] + (f" #{b.track_id}" if b.track_id is not None else "")
+        labels = [SHORT_NAMES[WIRE_CLASS_NAMES[c]] + (f" #{b.track_id}" if b.track_id is not None else "")
                   for c, b in zip(cls, gt.boxes)]
-        out = draw_detections(out, xyxy, cls, _WIRE_COLOR_NAMES, labels=labels, scale=scale)
+        out = draw_detections(out, xyxy, cls, WIRE_CLASS_NAMES, labels=labels, scale=scale)
     return draw_keypoints(out, np.asarray(gt.keypoints), scale=scale)
 
 

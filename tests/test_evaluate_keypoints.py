@@ -194,3 +194,15 @@ def test_kit_template_agrees_with_the_reference(reference_template):
         theirs = score_frame(frame, kps, template=reference_template).score
         diffs.append(abs(ours - theirs))
     assert np.mean(diffs) <= 0.01, diffs
+
+
+def test_edges_are_computed_only_for_frames_that_reach_step_7(view):
+    frame, kps = view
+    calls = []
+
+    def edges():
+        calls.append(1)
+        return seen_edges(frame)
+
+    assert score_keypoints(kps[:31], W, H, edges).rule == "keypoint_count" and not calls
+    assert score_keypoints(kps, W, H, edges) == score_frame(frame, kps) and len(calls) == 1

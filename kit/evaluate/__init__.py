@@ -162,7 +162,7 @@ def score_keypoint_frames(video: str | os.PathLike, keypoints_by_frame: dict[int
 
     def work(frame: np.ndarray, kps: Any) -> KeypointScore:
         fh, fw = frame.shape[:2]
-        return score_keypoints(kps, fw, fh, seen_edges(frame), template)
+        return score_keypoints(kps, fw, fh, lambda: seen_edges(frame), template)
 
     with VideoReader(video) as reader, ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
         info = reader.info()

@@ -7,13 +7,14 @@ zero the frame outright; miners lose points to those rules without seeing why, s
 zero here carries the rule that caused it.
 
 The frame's seen-line edges (step 7 up to the ground mask) depend on the frame alone, so
-`seen_edges` is split out: an evaluation computes it once per frame however many answers
-it scores, and the rest depends only on the keypoints.
+`seen_edges` is split out, and it is the costly part: `score_keypoints` takes the edges or a
+function that makes them, and calls it only for frames that no earlier rule zeroed.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable, Union
 
 import cv2
 import numpy as np
@@ -85,9 +86,13 @@ def _cross(p1, p2, q1, q2) -> bool:
     return (_orient(p1, p2, q1) * _orient(p1, p2, q2) < 0) and (_orient(q1, q2, p1) * _orient(q1, q2, p2) < 0)
 
 
-def score_keypoints(keypoints, width: int, height: int, edges: np.ndarray | None,
+EdgesArg = Union[np.ndarray, Callable[[], np.ndarray], None]
+
+
+def score_keypoints(keypoints, width: int, height: int, edges: EdgesArg,
                     template: np.ndarray | None = None) -> KeypointScore:
-    """Score one frame's keypoints given the frame's `seen_edges` (None: the frame is missing)."""
+    """Score one frame's keypoints given the frame's `seen_edges`, or a function returning them
+    (called only when needed); None means the video has no such frame."""
     try:
         return _score(keypoints, width, height, edges, template)
     except Exception as e:  # any exception inside a frame makes that frame 0, not the clip
@@ -99,7 +104,7 @@ def score_frame(frame_bgr: np.ndarray | None, keypoints, template: np.ndarray | 
     if frame_bgr is None:
         return _zero("no_frame", "the video has no frame with this id")
     h, w = frame_bgr.shape[:2]
-    return score_keypoints(keypoints, w, h, seen_edges(frame_bgr), template)
+    return score_keypoints(keypoints, w, h, lambda: seen_edges(frame_bgr), template)
 
 
 def _homography(pts: np.ndarray, visible: np.ndarray) -> np.ndarray | None:
@@ -111,12 +116,15 @@ def _warp_masks(Hm: np.ndarray, W: int, H: int, template: np.ndarray | None) -> 
     """(ground, lines) of the template warped onto the frame: grey > 10 and grey > 200, uint8 0/1."""
     tpl = render_template() if template is None else template
     grey = cv2.cvtColor(cv2.warpPerspective(tpl, Hm, (W, H)), cv2.COLOR_BGR2GRAY)
-    return (grey > 10).astype(np.uint8), (grey > 200).astype(np.uint8)
+    _, ground = cv2.threshold(grey, 10, 1, cv2.THRESH_BINARY)   # 1 where grey > 10
+    _, lines = cv2.threshold(grey, 200, 1, cv2.THRESH_BINARY)   # 1 where grey > 200
+    return ground, lines
 
 
 def _seen_lines(edges: np.ndarray, ground: np.ndarray) -> np.ndarray:
+    """Edges inside the ground, dilated 3 x 3 three times (uint8 0/255)."""
     seen = cv2.bitwise_and(edges, edges, mask=ground)
-    return cv2.dilate(seen, _DILATE_KERNEL, iterations=3) > 0
+    return cv2.dilate(seen, _DILATE_KERNEL, iterations=3)
 
 
 def line_masks(frame_bgr: np.ndarray, keypoints, template: np.ndarray | None = None) -> dict[str, np.ndarray] | None:
@@ -132,10 +140,10 @@ def line_masks(frame_bgr: np.ndarray, keypoints, template: np.ndarray | None = N
     if Hm is None:
         return None
     ground, lines = _warp_masks(Hm, w, h, template)
-    return {"expected": lines > 0, "seen": _seen_lines(seen_edges(frame_bgr), ground), "ground": ground > 0}
+    return {"expected": lines > 0, "seen": _seen_lines(seen_edges(frame_bgr), ground) > 0, "ground": ground > 0}
 
 
-def _score(keypoints, W: int, H: int, edges: np.ndarray | None, template: np.ndarray | None) -> KeypointScore:
+def _score(keypoints, W: int, H: int, edges: EdgesArg, template: np.ndarray | None) -> KeypointScore:
     # 1. the frame and exactly 32 points
     if edges is None:
         return _zero("no_frame", "the video has no frame with this id")
@@ -181,7 +189,7 @@ def _score(keypoints, W: int, H: int, edges: np.ndarray | None, template: np.nda
     ground, lines = _warp_masks(Hm, W, H, template)
 
     # 6. sanity of the projected ground and lines
-    n_ground = int(np.count_nonzero(ground))
+    n_ground = cv2.countNonZero(ground)
     if n_ground == 0:
         return _zero("ground_empty", "the projected pitch does not reach the frame", n_vis)
     _, _, bw, bh = cv2.boundingRect(ground)
@@ -193,7 +201,7 @@ def _score(keypoints, W: int, H: int, edges: np.ndarray | None, template: np.nda
     cover = n_ground / float(W * H)
     if cover >= 0.9:
         return _zero("ground_too_large", f"the projected ground covers {cover:.0%} of the frame (limit 90%)", n_vis)
-    n_lines = int(np.count_nonzero(lines))
+    n_lines = cv2.countNonZero(lines)
     if n_lines == 0 or n_lines == W * H:
         return _zero("lines_empty_or_full", f"the projected line mask is {'empty' if n_lines == 0 else 'full'}", n_vis)
     contours, _ = cv2.findContours(lines, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
@@ -202,12 +210,9 @@ def _score(keypoints, W: int, H: int, edges: np.ndarray | None, template: np.nda
         if min(cw, ch) / max(cw, ch) >= 1:
             return _zero("square_blob", f"a projected line blob has a square {cw} x {ch} bounding box", n_vis)
 
-    # 7. lines seen in the frame, inside the projected ground
-    seen = _seen_lines(edges, ground)
-
-    # 8. the expected lines must span enough of the frame
-    ys, xs = np.nonzero(lines)
-    span = (int(xs.max()) - int(xs.min())) * (int(ys.max()) - int(ys.min())) / float(W * H)
+    # 8. the expected lines must span enough of the frame ((max - min) on each axis)
+    _, _, lw, lh = cv2.boundingRect(lines)
+    span = (lw - 1) * (lh - 1) / float(W * H)
     if span < 0.2:
         return _zero("lines_too_small", f"the expected lines span {span:.0%} of the frame (minimum 20%)", n_vis)
 
@@ -216,10 +221,17 @@ def _score(keypoints, W: int, H: int, edges: np.ndarray | None, template: np.nda
     if vx.max() - vx.min() > 2 * W or vy.max() - vy.min() > 2 * H:
         return _zero("spread_too_wide", "the visible keypoints spread over more than twice the frame", n_vis)
 
+    # 7. lines seen in the frame, inside the projected ground (computed only now: rules 8 and 9
+    # do not need them, and the frame's edges are the costly part)
+    if callable(edges):
+        edges = edges()
+    seen = _seen_lines(edges, ground)
+    n_seen = cv2.countNonZero(seen)
+    hit = cv2.countNonZero(cv2.bitwise_and(seen, seen, mask=lines))
+
     # 10. most of what is seen must not be off the expected lines
-    expected = lines > 0
-    n_union = int(np.count_nonzero(seen | expected))
-    rest = int(np.count_nonzero(seen & ~expected))
+    n_union = n_seen + n_lines - hit
+    rest = n_seen - hit
     if n_union == 0 or rest / n_union > 0.9:
         share = rest / n_union if n_union else 0.0
         return _zero("mostly_unexpected_lines",
@@ -227,5 +239,4 @@ def _score(keypoints, W: int, H: int, edges: np.ndarray | None, template: np.nda
                      n_vis)
 
     # 11. the share of expected line pixels that are seen
-    hit = int(np.count_nonzero(expected & seen))
     return KeypointScore(hit / (n_lines + 1e-8), None, "", n_vis)

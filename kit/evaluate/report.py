@@ -26,9 +26,9 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from .. import KitError
-from ..contract import CLASS_NAMES, GroundTruth, load_ground_truth, wire_class
+from ..contract import GroundTruth, load_ground_truth, wire_class
 from ..datasets import VideoReader
-from ..viz import draw_detections, draw_keypoints, save_image, tile
+from ..viz import SHORT_NAMES, WIRE_CLASS_NAMES, draw_detections, draw_keypoints, save_image, tile
 from . import BREAKDOWN_KEYS, OBJECT_KEYS, Evaluation
 from .keypoints import line_masks
 
@@ -94,6 +94,16 @@ def _pick_keypoint_frames(ev: Evaluation, n: int = 3) -> list[int]:
     return [fid for fid, _ in ranked[:n] if fid >= 0]
 
 
+def _draw_boxes(frame: np.ndarray, xyxy, wire_cls: list[int]) -> np.ndarray:
+    labels = [SHORT_NAMES.get(WIRE_CLASS_NAMES.get(c, ""), str(c)) for c in wire_cls]
+    return draw_detections(frame, np.asarray(xyxy, dtype=np.float32).reshape(-1, 4), wire_cls, WIRE_CLASS_NAMES,
+                           labels=labels)
+
+
+def _draw_gt_frame(frame: np.ndarray, g) -> np.ndarray:
+    return _draw_boxes(frame, [[b.x1, b.y1, b.x2, b.y2] for b in g.boxes], [wire_class(b.cls_id, b.team) for b in g.boxes])
+
+
 def _draw_answer_frame(frame: np.ndarray, fr: dict[str, Any] | None) -> np.ndarray:
     if not fr:
         return frame.copy()
@@ -104,7 +114,7 @@ def _draw_answer_frame(frame: np.ndarray, fr: dict[str, Any] | None) -> np.ndarr
             cls.append(int(b.get("cls_id", 2)))
         except (KeyError, TypeError, ValueError):
             continue
-    out = draw_detections(frame, np.array(boxes).reshape(-1, 4), cls, CLASS_NAMES)
+    out = _draw_boxes(frame, boxes, cls)
     kps = fr.get("keypoints")
     if isinstance(kps, list) and all(isinstance(p, (list, tuple)) and len(p) == 2 for p in kps):
         try:
@@ -157,8 +167,7 @@ def write_report(ev: Evaluation, answer: dict[str, Any], ground_truth: GroundTru
             for fid, frame in reader.frames():
                 if fid in obj_ids and fid in gt_by_id:
                     g = gt_by_id[fid]
-                    gt_img = draw_detections(frame, np.array([[b.x1, b.y1, b.x2, b.y2] for b in g.boxes]).reshape(-1, 4),
-                                             [wire_class(b.cls_id, b.team) for b in g.boxes], CLASS_NAMES)
+                    gt_img = _draw_gt_frame(frame, g)
                     row = next((f for f in ev.objects_frames if f.frame_id == fid), None)
                     stats = (f"placement {row.placement:.2f} cat {row.categorisation:.2f} team {row.team:.2f}"
                              if row else "")
@@ -170,12 +179,12 @@ def write_report(ev: Evaluation, answer: dict[str, Any], ground_truth: GroundTru
                     k = ev.keypoint_frames[fid]
                     fr = frames_in.get(fid) or {}
                     masks = line_masks(frame, fr.get("keypoints") or [], template) if k.rule != "keypoint_count" else None
-                    why = k.detail or "scored"
+                    why = k.rule or "scored"
                     img = tile([_overlay_expected(_draw_answer_frame(frame, {"keypoints": fr.get("keypoints")}), masks),
                                 _mask_picture(frame, masks)], cols=2, tile_width=640,
                                titles=[f"frame {fid}: keypoints {k.score:.3f}", f"expected (green) seen (red) both (yellow): {why}"])
                     save_image(img, out / f"keypoints_{fid:05d}.png")
-                    pictures.append((f"keypoints_{fid:05d}.png", f"keypoints, frame {fid}: {why}"))
+                    pictures.append((f"keypoints_{fid:05d}.png", f"keypoints, frame {fid}: {k.detail or 'scored'}"))
                 if fid >= max(wanted):
                     break
 
@@ -282,8 +291,7 @@ def frame_view(ev: Evaluation, answer: dict[str, Any], gt: GroundTruth, frames: 
     fr = next((f for f in (answer.get("predictions") or {}).get("frames") or []
                if isinstance(f, dict) and f.get("frame_id") == fid), None)
     g = gt.by_frame().get(fid)
-    left = frame if g is None else draw_detections(frame, np.array([[b.x1, b.y1, b.x2, b.y2] for b in g.boxes]).reshape(-1, 4),
-                                                   [wire_class(b.cls_id, b.team) for b in g.boxes], CLASS_NAMES)
+    left = frame if g is None else _draw_gt_frame(frame, g)
     masks = line_masks(frame, (fr or {}).get("keypoints") or []) if fr else None
     right = _overlay_expected(_draw_answer_frame(frame, fr), masks)
     row = next((f for f in ev.objects_frames if f.frame_id == fid), None)
