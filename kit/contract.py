@@ -471,8 +471,15 @@ def write_json_atomic(path: str | os.PathLike, obj: Any, indent: int | None = No
     try:
         with os.fdopen(fd, "w") as fh:
             json.dump(obj, fh, indent=indent)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it owner-only; give it a normal file's mode
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

@@ -177,3 +177,15 @@ def test_atomic_write_keeps_the_old_file_on_failure(tmp_path):
         c.write_json_atomic(path, {"a": object()})
     assert json.loads(path.read_text()) == {"a": 1}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["x.json"]
+
+
+def test_atomic_write_gives_a_normal_file_mode(tmp_path):
+    import os
+    import stat
+
+    mask = os.umask(0o022)
+    try:
+        path = c.write_json_atomic(tmp_path / "m.json", {})
+    finally:
+        os.umask(mask)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644

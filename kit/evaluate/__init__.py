@@ -10,8 +10,10 @@ consecutive ground-truth frames picked with a seeded random choice, like a valid
 stability runs over all predicted frames and the keypoint metric over every predicted frame,
 in both modes, as SCORING.md defines them.
 
-Speed: each decoded frame's seen-line edges are computed once; frames are scored on two
-threads (OpenCV releases the GIL) while the main thread decodes, with a bounded queue.
+Speed: frames are scored on two threads (OpenCV releases the GIL, and its own thread pool is
+paused meanwhile) while the main thread decodes, with a bounded queue; a frame's edges are
+computed only when no earlier rule zeroed it; the object metrics run beside all that.
+Results do not depend on the thread count (tested).
 """
 
 from __future__ import annotations
@@ -19,12 +21,14 @@ from __future__ import annotations
 import json
 import os
 import random
-from collections import Counter
+from collections import Counter, deque
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 
 from .. import KitError
@@ -144,6 +148,21 @@ class Evaluation:
         }
 
 
+@contextmanager
+def _opencv_threads(n: int | None):
+    """OpenCV's own thread pool off while our threads run frames in parallel (they would fight
+    over the same cores); restored afterwards."""
+    if n is None:
+        yield
+        return
+    before = cv2.getNumThreads()
+    cv2.setNumThreads(n)
+    try:
+        yield
+    finally:
+        cv2.setNumThreads(before)
+
+
 def _pick_window(gt_ids: list[int], seed: int | None) -> list[int]:
     if len(gt_ids) <= WINDOW:
         return gt_ids
@@ -158,7 +177,8 @@ def score_keypoint_frames(video: str | os.PathLike, keypoints_by_frame: dict[int
     Returns (scores by frame id, OpenCV frame count, width, height).
     """
     out: dict[int, KeypointScore] = {}
-    pending: list[tuple[int, Future]] = []
+    pending: deque[tuple[int, Future]] = deque()
+    limit = 4 * max(1, threads)  # frames in flight: keeps the workers busy, bounds the memory held
 
     def work(frame: np.ndarray, kps: Any) -> KeypointScore:
         fh, fw = frame.shape[:2]
@@ -171,10 +191,9 @@ def score_keypoint_frames(video: str | os.PathLike, keypoints_by_frame: dict[int
         for fid, frame in reader.frames(max_frames=last + 1):
             if fid in keypoints_by_frame:
                 pending.append((fid, pool.submit(work, frame, keypoints_by_frame[fid])))
-            if len(pending) >= 4 * max(1, threads):  # bound the frames held in memory
-                for pfid, fut in pending:
-                    out[pfid] = fut.result()
-                pending.clear()
+            while len(pending) >= limit:  # wait for the oldest only, so decoding never stalls on a batch
+                pfid, fut = pending.popleft()
+                out[pfid] = fut.result()
         for pfid, fut in pending:
             out[pfid] = fut.result()
     for fid in keypoints_by_frame:
@@ -216,12 +235,17 @@ def evaluate(answer: Any, ground_truth: GroundTruth | str | os.PathLike, video: 
             ev.breakdown["latency_score"] = latency_score(latency_ms / 1000.0)
         return ev
 
-    keypoints_by_frame = {fid: fr.get("keypoints") for fid, fr in ans.frames.items()}
-    kp, _, _, _ = score_keypoint_frames(video, keypoints_by_frame, template, threads)
+    def object_metrics():
+        # every ground-truth frame (validator windows reuse them), and smoothness over all frames
+        rows = [frame_objects(fid, gt_boxes(gt_by_id[fid].boxes), ans.boxes.get(fid, [])) for fid in gt_ids]
+        return rows, tracking_stability(ans.boxes)
 
-    # object metrics on every ground-truth frame (windows reuse them)
-    ev.objects_frames = [frame_objects(fid, gt_boxes(gt_by_id[fid].boxes), ans.boxes.get(fid, [])) for fid in gt_ids]
-    track, groups = tracking_stability(ans.boxes)
+    keypoints_by_frame = {fid: fr.get("keypoints") for fid, fr in ans.frames.items()}
+    # the object metrics run beside the keypoint pipeline (decoding and OpenCV release the GIL)
+    with ThreadPoolExecutor(max_workers=1) as side, _opencv_threads(1 if threads > 1 else None):
+        objects = side.submit(object_metrics)
+        kp, _, _, _ = score_keypoint_frames(video, keypoints_by_frame, template, threads)
+        ev.objects_frames, (track, groups) = objects.result()
     ev.tracking_groups = {f"{otype}:{'none' if team is None else team}": s for (otype, team), s in groups.items()}
     ev.keypoint_frames = kp
     fma = float(np.mean([k.score for k in kp.values()])) if kp else 0.0
