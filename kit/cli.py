@@ -185,10 +185,17 @@ def _cmd_run(args: argparse.Namespace) -> int:
             line += f"  cell {nb.error['cell']}: {nb.error['ename']}: {nb.error['evalue']}"
         print(line)
     for name, metrics in result.metrics.items():
-        print(f"  {name}: " + ", ".join(f"{k}={v}" for k, v in metrics.items() if not isinstance(v, (dict, list))))
+        print(f"  {name}: " + ", ".join(f"{k}={_fmt(v)}" for k, v in metrics.items() if not isinstance(v, (dict, list))))
+        for k, v in metrics.items():
+            if isinstance(v, dict) and v and all(isinstance(x, (int, float)) for x in v.values()):
+                print(f"    {k}: " + "  ".join(f"{kk} {_fmt(vv)}" for kk, vv in v.items()))
     print(f"run {result.status}: {result.run_id}")
     print(result.run_dir)
     return 0 if result.status == "ok" else 1
+
+
+def _fmt(v) -> str:
+    return f"{v:.4f}" if isinstance(v, float) else str(v)
 
 
 def _cmd_runs_list(args: argparse.Namespace) -> int:

@@ -110,8 +110,12 @@ def run_suite(profile: str = "smoke", overrides: dict[str, Any] | None = None, o
               runs_dir: Path | None = None, notebooks_dir: Path = NOTEBOOKS_DIR,
               log: Callable[[str], None] = print) -> RunResult:
     """Execute the notebooks in order into a new run folder and append the ledger line."""
+    import logging
+
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
+
+    logging.getLogger("papermill").setLevel(logging.WARNING)  # our own lines say what runs
 
     if profile not in PROFILES:
         raise KitError(f"--profile {profile}: unknown profile (choose from {', '.join(PROFILES)})")
