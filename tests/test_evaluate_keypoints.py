@@ -206,3 +206,15 @@ def test_edges_are_computed_only_for_frames_that_reach_step_7(view):
 
     assert score_keypoints(kps[:31], W, H, edges).rule == "keypoint_count" and not calls
     assert score_keypoints(kps, W, H, edges) == score_frame(frame, kps) and len(calls) == 1
+
+
+def test_kit_template_agrees_with_the_reference_on_synthetic_clips(reference_template):
+    from kit.synth import render_frames
+
+    diffs, zeroed_differently = [], 0
+    for frame, gt in render_frames(24, seed=11):
+        ours = score_frame(frame, gt.keypoints)
+        theirs = score_frame(frame, gt.keypoints, template=reference_template)
+        diffs.append(abs(ours.score - theirs.score))
+        zeroed_differently += ours.rule != theirs.rule
+    assert np.mean(diffs) <= 0.01 and zeroed_differently == 0
