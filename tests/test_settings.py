@@ -6,8 +6,8 @@ import pytest
 
 from kit import settings as s
 
-FAKE_KEY = "cpk_FAKEfakeFAKEfake.0123456789abcdef"
-FAKE_HF = "hf_FakeTokenForTestsOnly0123456789ab"
+FAKE_KEY = "cpk_" + "FAKEfakeFAKEfake.0123456789abcdef"
+FAKE_HF = "hf_" + "FakeTokenForTestsOnly0123456789ab"
 
 
 def test_env_file_then_environment(tmp_path):
