@@ -195,3 +195,13 @@ def test_explorer_builds_headless(clip):
     slider.value = 5
     assert "frame 5" in caption.value and "placement 1.000" in caption.value
     assert image.value[:4] == b"\x89PNG"
+
+
+def test_damage_knobs_are_independent(clip):
+    from kit.evaluate.perturb import perturbed_answer
+
+    _, _, gt = clip
+    a = perturbed_answer(gt, seed=4, keypoint_jitter_px=3)
+    b = perturbed_answer(gt, seed=4, keypoint_jitter_px=3, miss_rate=0.5)
+    kps = lambda ans: [f["keypoints"] for f in ans["predictions"]["frames"]]
+    assert kps(a) == kps(b)  # missing boxes does not reshuffle the keypoint noise

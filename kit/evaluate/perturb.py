@@ -26,15 +26,16 @@ def perturbed_answer(gt: GroundTruth, seed: int = 0, box_jitter_px: float = 0.0,
     std of noise on visible keypoints; keypoint_drop_rate: share of visible keypoints sent as
     (0, 0); swap_teams: team 1 and team 2 exchanged (the validator scores both mappings).
     """
-    rng = np.random.default_rng(seed)
+    # one stream per kind of damage, so turning one knob leaves the others' draws unchanged
+    box_rng, miss_rng, fp_rng, kp_rng, drop_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(5))
     W, H = gt.width, gt.height
     frames = []
     for f in gt.frames:
         boxes = []
         for b in f.boxes:
-            if miss_rate and rng.random() < miss_rate:
+            if miss_rate and miss_rng.random() < miss_rate:
                 continue
-            x1, y1, x2, y2 = np.array([b.x1, b.y1, b.x2, b.y2], float) + rng.normal(0, box_jitter_px, 4) * (box_jitter_px > 0)
+            x1, y1, x2, y2 = np.array([b.x1, b.y1, b.x2, b.y2], float) + box_rng.normal(0, box_jitter_px, 4) * (box_jitter_px > 0)
             x1, x2 = sorted((float(np.clip(x1, 0, W)), float(np.clip(x2, 0, W))))
             y1, y2 = sorted((float(np.clip(y1, 0, H)), float(np.clip(y2, 0, H))))
             team = b.team
@@ -42,18 +43,18 @@ def perturbed_answer(gt: GroundTruth, seed: int = 0, box_jitter_px: float = 0.0,
                 team = 3 - team
             boxes.append({"x1": int(round(x1)), "y1": int(round(y1)), "x2": int(round(x2)), "y2": int(round(y2)),
                           "cls_id": wire_class(b.cls_id, team), "conf": conf})
-        for _ in range(rng.poisson(false_positives) if false_positives else 0):
-            w, h = rng.uniform(10, 30), rng.uniform(25, 70)
-            x, y = rng.uniform(0, W - w), rng.uniform(0, H - h)
+        for _ in range(fp_rng.poisson(false_positives) if false_positives else 0):
+            w, h = fp_rng.uniform(10, 30), fp_rng.uniform(25, 70)
+            x, y = fp_rng.uniform(0, W - w), fp_rng.uniform(0, H - h)
             boxes.append({"x1": int(x), "y1": int(y), "x2": int(x + w), "y2": int(y + h), "cls_id": PLAYER,
-                          "conf": round(float(rng.uniform(0.3, 0.6)), 3)})
+                          "conf": round(float(fp_rng.uniform(0.3, 0.6)), 3)})
         kps = []
         for x, y in f.keypoints:
-            if (x, y) == (0, 0) or (keypoint_drop_rate and rng.random() < keypoint_drop_rate):
+            if (x, y) == (0, 0) or (keypoint_drop_rate and drop_rng.random() < keypoint_drop_rate):
                 kps.append([0, 0])
                 continue
             if keypoint_jitter_px:
-                x, y = x + rng.normal(0, keypoint_jitter_px), y + rng.normal(0, keypoint_jitter_px)
+                x, y = x + kp_rng.normal(0, keypoint_jitter_px), y + kp_rng.normal(0, keypoint_jitter_px)
             xi, yi = int(round(x)), int(round(y))
             kps.append([xi, yi] if 0 <= xi < W and 0 <= yi < H else [0, 0])
         frames.append({"frame_id": f.frame_id, "boxes": boxes, "keypoints": kps})
