@@ -174,10 +174,20 @@ def _cmd_dataset_check(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from .runs import parse_overrides, run_suite
+    from .runs import (format_markdown_table, format_score_table, load_sweep, parse_overrides, run_suite, run_sweep,
+                       sweep_rows)
 
     only = [o for chunk in (args.only or []) for o in chunk.split(",") if o]
-    result = run_suite(args.profile, parse_overrides(args.param or []), only or None)
+    overrides = parse_overrides(args.param or [])
+    if args.sweep:
+        sweep = run_sweep(load_sweep(args.sweep), args.profile, only or None, overrides)
+        print()
+        print(format_markdown_table(*sweep_rows(sweep)))
+        print(f"comparison: {sweep.sweep_dir / 'comparison.md'}  plot: {sweep.sweep_dir / 'comparison.png'}")
+        print(f"sweep {sweep.status}: {len(sweep.runs)} runs, {sweep.sweep_id}")
+        print(sweep.sweep_dir)
+        return 0 if sweep.status == "ok" else 1
+    result = run_suite(args.profile or "smoke", overrides, only or None)
     print()
     for nb in result.notebooks:
         line = f"  {nb.name:<24} {nb.status:<7} {nb.seconds:6.1f} s"
@@ -186,9 +196,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
         print(line)
     for name, metrics in result.metrics.items():
         print(f"  {name}: " + ", ".join(f"{k}={_fmt(v)}" for k, v in metrics.items() if not isinstance(v, (dict, list))))
-        for k, v in metrics.items():
-            if isinstance(v, dict) and v and all(isinstance(x, (int, float)) for x in v.values()):
+        for k, v in metrics.items():  # counts such as zeroing rules; the breakdowns make the table below
+            if k != "breakdown" and isinstance(v, dict) and v and all(isinstance(x, (int, float)) for x in v.values()):
                 print(f"    {k}: " + "  ".join(f"{kk} {_fmt(vv)}" for kk, vv in v.items()))
+    table = format_score_table(result.metrics)
+    if table:
+        print(table)
+    print(f"summary: {result.summary}")
     print(f"run {result.status}: {result.run_id}")
     print(result.run_dir)
     return 0 if result.status == "ok" else 1
@@ -206,7 +220,24 @@ def _cmd_runs_list(args: argparse.Namespace) -> int:
         print("no runs yet: `tvkit run --profile smoke` makes one")
         return 0
     for r in rows[-args.last:]:
-        print(f"{r['run_id']:<32} {r['status']:<7} {r['seconds']:7.1f} s  {r['dir']}")
+        score = f"{r['score']:.4f}" if isinstance(r.get("score"), (int, float)) else "-"
+        print(f"{r['run_id']:<32} {r['status']:<11} {r['seconds']:7.1f} s  score {score:<7} {r['dir']}")
+    return 0
+
+
+def _cmd_runs_compare(args: argparse.Namespace) -> int:
+    from .runs import RUNS_DIR, compare_runs, format_comparison, load_run, resolve_run, write_comparison_plot
+
+    a, b = (load_run(resolve_run(ref)) for ref in (args.a, args.b))
+    cmp = compare_runs(a, b)
+    out = Path(args.plot) if args.plot else RUNS_DIR / "compare" / f"{a['run_id']}_vs_{b['run_id']}.png"
+    plot = write_comparison_plot(cmp, out)
+    cmp["plot"] = str(plot) if plot else None
+    if args.json:
+        print(json.dumps(cmp, indent=2, default=str))
+    else:
+        print(format_comparison(cmp))
+        print(f"plot: {plot}" if plot else "no plot: the runs share no scored notebook")
     return 0
 
 
@@ -292,9 +323,14 @@ def build_parser() -> argparse.ArgumentParser:
     dc.set_defaults(func=_cmd_dataset_check)
 
     r = sub.add_parser("run", help="run the notebook suite headless with papermill into papermill_runs/")
-    r.add_argument("--profile", default="smoke", help="smoke (minutes on a CPU), cpu or gpu")
-    r.add_argument("-p", "--param", action="append", metavar="KEY=VALUE", help="override a notebook parameter")
+    r.add_argument("--profile", help="smoke (minutes on a CPU; the default), cpu or gpu")
+    r.add_argument("-p", "--param", action="append", metavar="KEY=VALUE",
+                   help="set a parameter in every notebook that declares it (wins over the profile and over "
+                        "what earlier notebooks produced)")
     r.add_argument("--only", action="append", metavar="NN[,NN]", help="run only these notebooks, e.g. 00,01")
+    r.add_argument("--sweep", metavar="FILE",
+                   help='one run per combination of a grid (YAML or JSON, e.g. {"grid": {"miss_rate": [0.0, 0.3]}, '
+                        '"only": ["01", "03"]}), then a comparison in papermill_runs/sweeps/')
     r.set_defaults(func=_cmd_run)
 
     rs = sub.add_parser("runs", help="the run ledger")
@@ -302,6 +338,12 @@ def build_parser() -> argparse.ArgumentParser:
     rl = rs_sub.add_parser("list", help="the latest runs")
     rl.add_argument("--last", type=int, default=20)
     rl.set_defaults(func=_cmd_runs_list)
+    rc = rs_sub.add_parser("compare", help="two runs side by side: scores with deltas, latency, parameters, a plot")
+    rc.add_argument("a", help="run id (or a unique part of one) or run folder")
+    rc.add_argument("b", help="run id (or a unique part of one) or run folder; deltas are B - A")
+    rc.add_argument("--plot", metavar="FILE.png", help="where the plot goes (default papermill_runs/compare/A_vs_B.png)")
+    rc.add_argument("--json", action="store_true")
+    rc.set_defaults(func=_cmd_runs_compare)
     return p
 
 

@@ -1,4 +1,7 @@
-"""The suite runner end to end (papermill, ledger), and the notebooks' hygiene."""
+"""The suite runner end to end (papermill, forward wiring, summary, ledger, sweeps, comparisons),
+and the notebooks' hygiene."""
+import ast
+import csv
 import json
 import os
 import subprocess
@@ -9,7 +12,12 @@ import pytest
 from conftest import REPO, TVKIT
 from test_cli import FAKE
 
+from kit import KitError
+from kit.runs import (PROFILES, compare_runs, format_comparison, load_run, load_sweep, notebook_parameters,
+                      read_index, resolve_run, run_sweep, run_suite)
+
 NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
+PNG = b"\x89PNG\r\n\x1a\n"  # enough of a picture for the summary to link it
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
@@ -22,56 +30,256 @@ def test_notebooks_are_stored_clean(path):
     assert len(tagged) == 1, "exactly one cell tagged `parameters` (papermill silently runs defaults without it)"
 
 
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_defaults_are_the_smoke_profile(path):
+    """nbval runs the notebooks on their defaults: they must be what `--profile smoke` passes."""
+    nb = nbformat.read(path, as_version=4)
+    cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    defaults = {t.id: ast.literal_eval(node.value) for node in ast.parse(cell.source).body
+                if isinstance(node, ast.Assign) for t in node.targets}
+    differ = {k: (defaults[k], v) for k, v in PROFILES["smoke"].items() if k in defaults and defaults[k] != v}
+    assert not differ, f"notebook default vs PROFILES['smoke']: {differ}"
+
+
 def test_notebooks_exist():
     assert any(p.name.startswith("00_") for p in NOTEBOOKS)
 
 
-@pytest.mark.notebook
-@pytest.mark.slow
-def test_tvkit_run_writes_a_run_folder_and_ledger_without_secrets(tmp_path):
-    env = {**os.environ, **FAKE, "TVKIT_RUNS_DIR": str(tmp_path / "runs")}
-    r = subprocess.run([TVKIT, "run", "--profile", "smoke", "--only", "00", "-p", "deploy_checks=false"],
-                       capture_output=True, text=True, env=env, timeout=600)
-    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
-    run_dir = tmp_path / "runs" / r.stdout.strip().splitlines()[-1].split("/")[-1]
-    assert r.stdout.strip().splitlines()[-1] == str(run_dir)
-    params = json.loads((run_dir / "params.json").read_text())
-    assert params["profile"] == "smoke" and params["parameters"]["deploy_checks"] is False
-    metrics = json.loads((run_dir / "metrics.json").read_text())
-    assert metrics["00_onboarding"]["essentials_ok"] is True
-    executed = nbformat.read(run_dir / "00_onboarding.ipynb", as_version=4)
-    assert any(c.get("outputs") for c in executed.cells if c.cell_type == "code")
-    assert (run_dir / "pitch_template_numbered.png").is_file()
-    index = [json.loads(line) for line in (tmp_path / "runs" / "index.jsonl").read_text().splitlines()]
-    assert index[-1]["run_id"] == run_dir.name and index[-1]["status"] == "ok"
-    # no secret anywhere the run wrote, nor in what it printed
-    for path in [*run_dir.rglob("*"), tmp_path / "runs" / "index.jsonl"]:
+def test_parameters_precedence_profile_then_outputs_then_overrides():
+    declared = {"a": 0, "b": 0, "c": 0, "d": "default", "e": 0, "run_dir": ""}
+    passed, sources = notebook_parameters(
+        declared, profile_params={"a": 1, "b": 1, "c": 1, "unused": 1},
+        outputs={"b": (2, "01_x"), "c": (2, "01_x"), "undeclared": (2, "01_x")},
+        overrides={"c": 3}, runner={"run_dir": "/r", "metrics_path": "/r/m.json"})
+    assert passed == {"a": 1, "b": 2, "c": 3, "run_dir": "/r"}
+    assert sources == {"a": "profile", "b": "01_x", "c": "override", "run_dir": "runner"}
+
+
+@pytest.mark.parametrize("text, message", [
+    ("{}", "non-empty `grid`"),
+    ('{"grid": {"seed": 1}}', "grid.seed must be a non-empty list"),
+    ('{"grid": {"seed": [1]}, "epochs": 3}', "unknown key(s) epochs"),
+    ('{"grid": {"seed": [1]}, "params": {"seed": 2}}', "in both `grid` and `params`"),
+    ("grid: [unclosed", "not valid YAML or JSON"),
+])
+def test_sweep_file_errors_say_what_to_fix(tmp_path, text, message):
+    path = tmp_path / "sweep.yaml"
+    path.write_text(text)
+    with pytest.raises(KitError) as e:
+        load_sweep(path)
+    assert message in str(e.value) and str(path) in str(e.value)
+
+
+@pytest.mark.parametrize("only", ["01,03", "[01, 03]", "['01', '03']"])
+def test_sweep_file_yaml_only_as_text_numbers_or_strings(tmp_path, only):
+    path = tmp_path / "sweep.yaml"
+    path.write_text(f"profile: smoke\nonly: {only}\ngrid:\n  miss_rate: [0.0, 0.3]\n")
+    assert load_sweep(path) == {"profile": "smoke", "only": ["01", "03"], "grid": {"miss_rate": [0.0, 0.3]}}
+
+
+def fake_run(runs_dir, run_id, parameters, metrics, notebooks=("03_evaluate.ipynb",)):
+    d = runs_dir / run_id
+    d.mkdir(parents=True)
+    (d / "params.json").write_text(json.dumps({"run_id": run_id, "parameters": parameters, "notebooks": notebooks}))
+    (d / "metrics.json").write_text(json.dumps(metrics))
+    with open(runs_dir / "index.jsonl", "a") as fh:
+        fh.write(json.dumps({"run_id": run_id, "status": "ok", "seconds": 1.5, "dir": str(d)}) + "\n")
+    return d
+
+
+def test_compare_scores_latency_and_parameters(tmp_path):
+    a = fake_run(tmp_path, "20260101-000000-smoke-aaaa", {"profile": "smoke", "seed": 0, "miss_rate": 0.1},
+                 {"02_train": {"latency_ms": 40.0}, "03_evaluate": {"breakdown": {"objects": 0.5, "final": 0.6}}})
+    b = fake_run(tmp_path, "20260101-000001-smoke-bbbb", {"profile": "smoke", "seed": 0, "miss_rate": 0.3},
+                 {"02_train": {"latency_ms": 30.0}, "03_evaluate": {"breakdown": {"objects": 0.25, "final": 0.7}}})
+    assert resolve_run("aaaa", tmp_path) == a and resolve_run(str(b), tmp_path) == b
+    with pytest.raises(KitError, match="matches 2 runs"):
+        resolve_run("20260101", tmp_path)
+    with pytest.raises(KitError, match="runs list"):
+        resolve_run("zzzz", tmp_path)
+    cmp = compare_runs(load_run(a), load_run(b))
+    assert cmp["scores"]["03_evaluate"]["objects"] == {"a": 0.5, "b": 0.25, "delta": -0.25}
+    assert cmp["scores"]["03_evaluate"]["final"]["delta"] == pytest.approx(0.1)
+    assert cmp["latency"]["02_train.latency_ms"]["delta"] == -10.0
+    assert cmp["parameters_differ"] == {"miss_rate": {"a": 0.1, "b": 0.3}}
+    text = format_comparison(cmp)
+    assert "-0.2500" in text and "+0.1000" in text and "miss_rate" in text and "seed" not in text
+
+
+def make_notebook(path, params_src, *cells):
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    params = nbformat.v4.new_code_cell(params_src)
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params, *(nbformat.v4.new_code_cell(c) for c in cells)]
+    nbformat.write(nb, path)
+
+
+def assert_no_fake_secret_in(paths):
+    for path in paths:
         if path.is_file():
             data = path.read_bytes()
             for v in FAKE.values():
                 assert v.encode() not in data, f"secret found in {path}"
-    for v in FAKE.values():
-        assert v not in r.stdout and v not in r.stderr
 
 
 @pytest.mark.notebook
 @pytest.mark.slow
-def test_failing_notebook_stops_the_run_and_keeps_the_record(tmp_path):
+def test_outputs_wire_forward_by_declared_name_and_the_summary_shows_them(tmp_path, monkeypatch):
+    for k, v in FAKE.items():
+        monkeypatch.setenv(k, v)
     books = tmp_path / "nb"
     books.mkdir()
-    for name, src in (("00_ok", "x = 1"), ("01_boom", "raise RuntimeError('no data here')"), ("02_never", "x = 2")):
-        nb = nbformat.v4.new_notebook()
-        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-        params = nbformat.v4.new_code_cell("run_dir = ''\nmetrics_path = ''")
-        params.metadata["tags"] = ["parameters"]
-        nb.cells = [params, nbformat.v4.new_code_cell(src)]
-        nbformat.write(nb, books / f"{name}.ipynb")
-    from kit.runs import read_index, run_suite
+    # A makes a file and a picture, prints a secret from the environment and writes one given to it
+    make_notebook(books / "00_make.ipynb", "note = ''\nrun_dir = ''\nmetrics_path = ''",
+                  "import json, os, pathlib\nout = pathlib.Path(run_dir)\nprint('token', os.environ['HF_TOKEN'])\n"
+                  f"(out / 'made.txt').write_text(note)\n(out / 'a_plot.png').write_bytes({PNG!r})",
+                  "json.dump({'made': str(out / 'made.txt'), 'count': 3, 'size': 7, 'absent': None, 'extra': 1},"
+                  " open(metrics_path, 'w'))")
+    # B declares some of A's outputs; it must get exactly those, the override winning
+    make_notebook(books / "01_use.ipynb",
+                  "made = ''\ncount = 0\nsize = 0\nabsent = 'default'\nrun_dir = ''\nmetrics_path = ''",
+                  "import json\nassert open(made).read().startswith('***'), open(made).read()\n"
+                  "assert (count, size, absent) == (5, 7, 'default'), (count, size, absent)\n"
+                  "assert 'extra' not in globals() and 'note' not in globals()",
+                  "json.dump({'breakdown': {'objects': 0.5, 'final': 0.25}}, open(metrics_path, 'w'))")
+    res = run_suite("smoke", {"note": FAKE["CHUTES_API_KEY"] + " is a value, not a name", "count": 5},
+                    runs_dir=tmp_path / "runs", notebooks_dir=books, log=lambda s: None)
+    assert res.status == "ok", [n.error for n in res.notebooks]
+
+    params = json.loads((res.run_dir / "params.json").read_text())
+    assert params["passed"]["01_use"]["sources"] == {"made": "00_make", "count": "override", "size": "00_make",
+                                                     "run_dir": "runner", "metrics_path": "runner"}
+    assert params["passed"]["01_use"]["parameters"]["made"] == str(res.run_dir / "made.txt")
+    assert set(params["passed"]["00_make"]["parameters"]) == {"note", "run_dir", "metrics_path"}
+
+    page = (res.run_dir / "summary.html").read_text()
+    assert res.run_id in page and "<span class=\"ok\">ok</span>" in page
+    pictures = page.split("<h2>Pictures</h2>", 1)[1]
+    assert "<h3>00_make</h3><figure><a href='a_plot.png'>" in pictures
+    scores = page.split("<h2>Scores</h2>", 1)[1].split("</table>", 1)[0]
+    assert "<th>01_use</th>" in scores and "0.2500" in scores and "0.5000" in scores
+    assert "made = " in page and "(00_make)" in page and "(override)" in page
+    assert read_index(tmp_path / "runs")[-1]["score"] == 0.25
+    assert_no_fake_secret_in([*res.run_dir.rglob("*"), tmp_path / "runs" / "index.jsonl"])
+
+
+@pytest.mark.notebook
+@pytest.mark.slow
+def test_failing_notebook_stops_the_run_and_keeps_the_record(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_TOKEN", FAKE["HF_TOKEN"])
+    books = tmp_path / "nb"
+    books.mkdir()
+    make_notebook(books / "00_ok.ipynb", "run_dir = ''\nmetrics_path = ''",
+                  "import json\njson.dump({'kept': True}, open(metrics_path, 'w'))")
+    make_notebook(books / "01_boom.ipynb", "run_dir = ''\nmetrics_path = ''", "x = 1",
+                  "import os\nraise RuntimeError('no data here ' + os.environ['HF_TOKEN'])")
+    make_notebook(books / "02_never.ipynb", "run_dir = ''\nmetrics_path = ''", "x = 2")
 
     res = run_suite("smoke", runs_dir=tmp_path / "runs", notebooks_dir=books, log=lambda s: None)
     assert res.status == "failed"
     assert [n.status for n in res.notebooks] == ["ok", "failed"]
-    assert res.notebooks[1].error["ename"] == "RuntimeError" and "no data here" in res.notebooks[1].error["evalue"]
+    err = res.notebooks[1].error
+    assert err["ename"] == "RuntimeError" and "no data here" in err["evalue"]
+    assert err["cell"] == 2, "the index in the stored notebook, not papermill's (which counts its injected cell)"
     assert (res.run_dir / "00_ok.ipynb").is_file() and (res.run_dir / "01_boom.ipynb").is_file()
     assert not (res.run_dir / "02_never.ipynb").exists()
+    assert json.loads((res.run_dir / "metrics.json").read_text()) == {"00_ok": {"kept": True}}
     assert read_index(tmp_path / "runs")[-1]["status"] == "failed"
+
+    page = (res.run_dir / "summary.html").read_text()
+    failure = page.split("<h2>Failure</h2>", 1)[1].split("<h2>Notebooks</h2>", 1)[0]
+    assert f"<b>01_boom</b> failed in cell 2 of {books / '01_boom.ipynb'} (In [4] in the executed notebook)" in failure
+    assert "RuntimeError" in failure and "no data here ***" in failure
+    assert "raise RuntimeError(&#x27;no data here &#x27; + os.environ[&#x27;HF_TOKEN&#x27;])" in failure
+    assert "<td>02_never</td><td>not run</td>" in page
+    assert_no_fake_secret_in([*res.run_dir.rglob("*"), tmp_path / "runs" / "index.jsonl"])
+
+
+@pytest.mark.notebook
+@pytest.mark.slow
+def test_parameters_nobody_declares_are_refused_before_anything_runs(tmp_path):
+    books = tmp_path / "nb"
+    books.mkdir()
+    make_notebook(books / "00_a.ipynb", "seed = 0\nrun_dir = ''\nmetrics_path = ''", "x = 1")
+    with pytest.raises(KitError, match=r"-p epochs: no notebook in this run \(00_a\) declares it; they declare: seed"):
+        run_suite("smoke", {"epochs": 3}, runs_dir=tmp_path / "runs", notebooks_dir=books)
+    spec = {"grid": {"seed": [0, 1]}, "params": {"epochs": 3}}
+    with pytest.raises(KitError, match="sweep parameter epochs"):
+        run_sweep(spec, runs_dir=tmp_path / "runs", notebooks_dir=books)
+    assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.notebook
+@pytest.mark.slow
+def test_sweep_of_two_parameter_sets_makes_two_runs_and_a_comparison(tmp_path):
+    runs = tmp_path / "runs"
+    env = {**os.environ, "TVKIT_RUNS_DIR": str(runs)}
+    sweep_file = tmp_path / "sweep.json"
+    sweep_file.write_text(json.dumps({"profile": "smoke", "only": ["03"], "params": {"clip_frames": 30},
+                                      "grid": {"miss_rate": [0.0, 0.5]}}))
+    r = subprocess.run([TVKIT, "run", "--sweep", str(sweep_file)], capture_output=True, text=True, env=env,
+                       timeout=300)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    sweep_dir = runs / "sweeps" / r.stdout.strip().splitlines()[-1].split("/")[-1]
+    assert r.stdout.strip().splitlines()[-1] == str(sweep_dir)
+    index = read_index(runs)
+    assert len(index) == 2 and {line["sweep"] for line in index} == {sweep_dir.name}
+    rows = list(csv.DictReader(open(sweep_dir / "comparison.csv")))
+    assert [float(row["miss_rate"]) for row in rows] == [0.0, 0.5]
+    assert [row["run_id"] for row in rows] == [line["run_id"] for line in index]
+    assert float(rows[0]["final"]) > float(rows[1]["final"]), "missing half the objects must cost points"
+    assert (sweep_dir / "comparison.png").stat().st_size > 10_000
+    assert "| miss_rate |" in (sweep_dir / "comparison.md").read_text()
+
+    a, b = (line["run_id"] for line in index)
+    r = subprocess.run([TVKIT, "runs", "compare", str(runs / a), b, "--json"], capture_output=True, text=True, env=env,
+                       timeout=120)
+    assert r.returncode == 0, r.stderr
+    cmp = json.loads(r.stdout)
+    assert cmp["parameters_differ"] == {"miss_rate": {"a": 0.0, "b": 0.5}}
+    final = cmp["scores"]["03_evaluate"]["final"]
+    assert final["delta"] == pytest.approx(final["b"] - final["a"]) and final["delta"] < 0
+    assert os.path.getsize(cmp["plot"]) > 10_000
+    r = subprocess.run([TVKIT, "runs", "list"], capture_output=True, text=True, env=env, timeout=120)
+    assert f"score {float(rows[0]['final']):.4f}" in r.stdout
+
+
+@pytest.mark.notebook
+@pytest.mark.slow
+def test_tvkit_run_smoke_runs_the_suite_wired_and_writes_no_secret(tmp_path):
+    env = {**os.environ, **FAKE, "TVKIT_RUNS_DIR": str(tmp_path / "runs")}
+    r = subprocess.run([TVKIT, "run", "--profile", "smoke", "-p", "deploy_checks=false"],
+                       capture_output=True, text=True, env=env, timeout=600)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    run_dir = tmp_path / "runs" / r.stdout.strip().splitlines()[-1].split("/")[-1]
+    assert r.stdout.strip().splitlines()[-1] == str(run_dir)
+    assert f"summary: {run_dir / 'summary.html'}" in r.stdout and "  final " in r.stdout
+    params = json.loads((run_dir / "params.json").read_text())
+    assert params["profile"] == "smoke" and params["parameters"]["deploy_checks"] is False
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["00_onboarding"]["essentials_ok"] is True
+    # 03 scores the held-out clip that 01 made, not one of its own
+    assert params["passed"]["03_evaluate"]["sources"]["video"] == "01_data_prep"
+    assert metrics["03_evaluate"]["video"] == metrics["01_data_prep"]["video"]
+    assert metrics["01_data_prep"]["clip_splits"][os.path.basename(metrics["03_evaluate"]["video"])[:-4]] == "val"
+    executed = nbformat.read(run_dir / "00_onboarding.ipynb", as_version=4)
+    assert any(c.get("outputs") for c in executed.cells if c.cell_type == "code")
+    # under papermill the widgets cannot move: 03 shows static pictures, and its explorer a text fallback
+    evaluated = nbformat.read(run_dir / "03_evaluate.ipynb", as_version=4)
+    kinds = [set(o.get("data", {})) for c in evaluated.cells if c.cell_type == "code" for o in c.outputs]
+    assert sum("image/png" in k for k in kinds) >= 3
+    widgets = [k for k in kinds if "application/vnd.jupyter.widget-view+json" in k]
+    assert widgets and all("text/plain" in k for k in widgets)
+    page = (run_dir / "summary.html").read_text()
+    for picture in ("pitch_template_numbered.png", "detect_gallery.png", "report/components.png",
+                    "report/timeline.png"):
+        assert f"<img src='{picture}'" in page and (run_dir / picture).is_file()
+    assert "<tr class=final><td>final</td>" in page
+    index = read_index(tmp_path / "runs")
+    assert index[-1]["run_id"] == run_dir.name and index[-1]["status"] == "ok"
+    assert index[-1]["score"] == metrics["03_evaluate"]["breakdown"]["final"]
+    # no secret anywhere the run wrote, nor in what it printed
+    assert_no_fake_secret_in([*run_dir.rglob("*"), tmp_path / "runs" / "index.jsonl"])
+    for v in FAKE.values():
+        assert v not in r.stdout and v not in r.stderr
