@@ -241,6 +241,106 @@ def _cmd_runs_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_train(args: argparse.Namespace) -> int:
+    from .train import train
+
+    tasks = ("detect", "pose") if args.task == "both" else (args.task,)
+    data = Path(args.data)
+    out = {}
+    for task in tasks:
+        d = data / task / "data.yaml" if (data / task / "data.yaml").is_file() else data
+        if len(tasks) > 1 and d == data:
+            raise KitError(f"{data}: --task both needs the dataset root that `tvkit dataset build` wrote "
+                           "(with detect/data.yaml and pose/data.yaml)")
+        weights = args.detect_weights if task == "detect" else args.pose_weights
+        r = train(task, d, args.preset, project=args.project, name=f"{args.name}-{task}" if args.name else None,
+                  weights=weights, epochs=args.epochs, imgsz=args.imgsz, batch=args.batch, device=args.device,
+                  resume=args.resume, export=not args.no_export)
+        out[task] = r.to_dict()
+        if not args.json:
+            mets = "  ".join(f"{k} {v:.4f}" for k, v in r.metrics.items() if "mAP" in k)
+            print(f"{task}: {r.seconds:.0f} s  {mets}\n  run {r.run_dir}\n  onnx {r.onnx}")
+    if args.json:
+        print(json.dumps(out, indent=2))
+    return 0
+
+
+def _cmd_package(args: argparse.Namespace) -> int:
+    from .bundle import bundle_bytes, package
+
+    out = package(args.out, args.detect_model, args.pose_model)
+    print(f"{out}: bundle OK, every chute rule passes ({bundle_bytes(out) / 2**20:.1f} MB)")
+    return 0
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    from .bundle import predict_video
+    from .contract import write_json_atomic
+
+    pred = predict_video(args.bundle, args.video, batch_size=args.batch_size, n_keypoints=args.n_keypoints,
+                         progress=True)
+    write_json_atomic(args.out, pred.answer)
+    state = "success" if pred.answer["success"] else f"failed: {pred.answer['error']}"
+    print(f"{args.out}: {pred.n_frames} frames in {pred.seconds:.1f} s ({state})")
+    return 0 if pred.answer["success"] else 1
+
+
+def _cmd_bench_latency(args: argparse.Namespace) -> int:
+    from .latency import format_report, measure
+
+    r = measure(args.bundle, frames=args.frames, per_frame=args.per_frame or None, baseline=not args.no_baseline,
+                baseline_weights=(args.baseline_detect, args.baseline_pose), video=args.video)
+    print(json.dumps(r.to_dict(), indent=2) if args.json else format_report(r))
+    return 0
+
+
+def _add_model_commands(sub) -> None:
+    """`train`, `package`, `predict` and `bench latency` (kit.train, kit.bundle, kit.latency)."""
+    tr = sub.add_parser("train", help="train the detector and/or pitch keypoint model (ultralytics), export ONNX")
+    tr.add_argument("--task", choices=("detect", "pose", "both"), default="both")
+    tr.add_argument("--data", required=True, help="a data.yaml, or the dataset root of `tvkit dataset build`")
+    tr.add_argument("--preset", choices=("smoke", "cpu", "gpu"), default="smoke")
+    tr.add_argument("--epochs", type=int)
+    tr.add_argument("--imgsz", type=int)
+    tr.add_argument("--batch", type=int)
+    tr.add_argument("--device", default="cpu", help="cpu, 0, 0,1 ...")
+    tr.add_argument("--detect-weights", help="start the detector from these .pt weights (default: from scratch)")
+    tr.add_argument("--pose-weights", help="start the pose model from these .pt weights (default: from scratch)")
+    tr.add_argument("--project", default="runs/train", help="runs go to PROJECT/NAME (default runs/train)")
+    tr.add_argument("--name", help="run name (default TASK-PRESET; with --task both, NAME-TASK)")
+    tr.add_argument("--resume", action="store_true", help="continue PROJECT/NAME from weights/last.pt")
+    tr.add_argument("--no-export", action="store_true", help="skip the ONNX export")
+    tr.add_argument("--json", action="store_true")
+    tr.set_defaults(func=_cmd_train)
+
+    pk = sub.add_parser("package", help="write a checked miner bundle (miner.py, chute_config.yml, ONNX models)")
+    pk.add_argument("--out", required=True, help="the bundle folder (replaced only by a bundle that passes)")
+    pk.add_argument("--detect-model", help="detector ONNX (default: the committed reference model)")
+    pk.add_argument("--pose-model", help="pitch keypoint ONNX (default: the committed reference model)")
+    pk.set_defaults(func=_cmd_package)
+
+    pr = sub.add_parser("predict", help="answer a video through a bundle's miner.py, as the chute's /predict would")
+    pr.add_argument("--bundle", required=True)
+    pr.add_argument("--video", required=True)
+    pr.add_argument("--out", required=True, help="where to write the answer JSON")
+    pr.add_argument("--batch-size", type=int, default=64)
+    pr.add_argument("--n-keypoints", type=int, default=32)
+    pr.set_defaults(func=_cmd_predict)
+
+    be = sub.add_parser("bench", help="benchmarks of a bundle")
+    be_sub = be.add_subparsers(dest="bench_command", required=True, metavar="SUBCOMMAND")
+    bl = be_sub.add_parser("latency", help="per-frame p50/p95/max on 2 pinned cores, whole clip vs a naive baseline")
+    bl.add_argument("--bundle", required=True)
+    bl.add_argument("--frames", type=int, default=750, help="frames of the whole-clip run (default 750)")
+    bl.add_argument("--per-frame", type=int, default=200, help="frames timed one by one (default 200; 0: all)")
+    bl.add_argument("--video", help="time on this video instead of a synthetic 960 x 540 clip")
+    bl.add_argument("--no-baseline", action="store_true", help="skip the naive two-model baseline")
+    bl.add_argument("--baseline-detect", help="baseline detector .pt (default: yolo11n.yaml, same arithmetic)")
+    bl.add_argument("--baseline-pose", help="baseline pose .pt (default: yolo11n-pose.yaml)")
+    bl.add_argument("--json", action="store_true")
+    bl.set_defaults(func=_cmd_bench_latency)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="tvkit", description="Turbo Vision (subnet 44) miner kit.")
     p.add_argument("--version", action="version", version=f"tvkit {__version__}")
@@ -344,6 +444,7 @@ def build_parser() -> argparse.ArgumentParser:
     rc.add_argument("--plot", metavar="FILE.png", help="where the plot goes (default papermill_runs/compare/A_vs_B.png)")
     rc.add_argument("--json", action="store_true")
     rc.set_defaults(func=_cmd_runs_compare)
+    _add_model_commands(sub)
     return p
 
 

@@ -1,0 +1,147 @@
+"""The miner bundle: package it, and answer a video through it exactly as the chute would.
+
+`package` copies `chute_template/bundle/` (miner.py, chute_config.yml) and two ONNX models
+(the committed reference models by default) into a folder, checks every chute rule
+(`kit.chute_rules`) and only then puts the folder in place: a bundle that breaks a rule is
+refused with the rule's name, and an earlier bundle at that path stays as it was.
+
+`predict_video` is the chute's /predict path without HTTP: the miner is loaded from the
+bundle by file path (importlib, as the chute's load step does), the video is decoded with
+OpenCV in batches of `batch_size` (64, the validator's meta.batch_size), and the frames come
+back in the answer shape of `kit.contract.answer_ok` / `answer_error`. Local evaluation,
+the latency check and the chute therefore run one code path.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import KitError
+from .chute_rules import BundleError, check_bundle, load_miner
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+TEMPLATE_DIR = REPO_ROOT / "chute_template" / "bundle"
+REFERENCE_DIR = REPO_ROOT / "chute_template" / "reference"
+MODEL_NAMES = {"detect": "detect.onnx", "pose": "pose.onnx"}
+
+
+def package(out: str | os.PathLike, detect_model: str | os.PathLike | None = None,
+            pose_model: str | os.PathLike | None = None, template: str | os.PathLike | None = None,
+            extra_files: list[str | os.PathLike] | None = None, run_self_test: bool = True) -> Path:
+    """Write a checked bundle to `out`: miner.py, chute_config.yml, detect.onnx, pose.onnx.
+
+    Models default to the committed reference models (chute_template/reference/). Raises
+    BundleError naming each broken rule; `out` is replaced only by a bundle that passes.
+    """
+    template = Path(template) if template else TEMPLATE_DIR
+    models = {"detect": Path(detect_model) if detect_model else REFERENCE_DIR / MODEL_NAMES["detect"],
+              "pose": Path(pose_model) if pose_model else REFERENCE_DIR / MODEL_NAMES["pose"]}
+    for task, path in models.items():
+        if not path.is_file():
+            hint = ("train one with `tvkit train` and pass --" + task + "-model F.onnx"
+                    if (detect_model if task == "detect" else pose_model) else
+                    "the reference model is not in this checkout; train one with `tvkit train` and pass "
+                    f"--{task}-model F.onnx")
+            raise KitError(f"{path}: no {task} model there; {hint}")
+        if path.suffix != ".onnx":
+            raise KitError(f"{path}: the reference miner runs ONNX models; export it with `tvkit train` "
+                           "(or kit.train.export_onnx) and pass the .onnx")
+    for name in ("miner.py", "chute_config.yml"):
+        if not (template / name).is_file():
+            raise KitError(f"{template / name}: missing from the bundle template")
+    out = Path(out).resolve()
+    if out.exists() and not out.is_dir():
+        raise KitError(f"{out}: exists and is not a folder; pass a folder for the bundle")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        for f in template.iterdir():
+            if f.is_file() and f.suffix in (".py", ".yml", ".yaml", ".json", ".md") and not f.name.startswith("."):
+                shutil.copy2(f, tmp / f.name)
+        for task, path in models.items():
+            shutil.copy2(path, tmp / MODEL_NAMES[task])
+        for f in extra_files or []:
+            shutil.copy2(f, tmp / Path(f).name)
+        violations = check_bundle(tmp, run_self_test=run_self_test)
+        if violations:
+            raise BundleError(out, violations)
+        os.chmod(tmp, 0o755)
+        if out.exists():
+            old = out.with_name(f".{out.name}.old")
+            shutil.rmtree(old, ignore_errors=True)
+            out.rename(old)
+            tmp.rename(out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            tmp.rename(out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out
+
+
+def bundle_bytes(bundle: str | os.PathLike) -> int:
+    return sum(p.stat().st_size for p in Path(bundle).rglob("*") if p.is_file())
+
+
+@dataclass
+class Prediction:
+    """An answer and how long it took: the whole call, and each batch of predict_batch."""
+
+    answer: dict[str, Any]
+    seconds: float
+    batch_seconds: list[float] = field(default_factory=list)
+    n_frames: int = 0
+
+
+def predict_video(bundle_or_miner: Any, video: str | os.PathLike, batch_size: int = 64, n_keypoints: int = 32,
+                  progress: bool = False) -> Prediction:
+    """The chute's answer for a local video: batches of decoded frames through predict_batch.
+
+    A failure inside the miner becomes `answer_error` (success false), as the chute reports
+    it; a missing or unreadable video is the caller's mistake and raises KitError.
+    """
+    from tqdm.auto import tqdm
+
+    from .contract import answer_error, answer_ok
+    from .datasets import VideoReader
+
+    if batch_size < 1:
+        raise KitError(f"batch size must be >= 1, got {batch_size}")
+    miner = load_miner(bundle_or_miner) if isinstance(bundle_or_miner, (str, os.PathLike)) else bundle_or_miner
+    frames_out: list[dict[str, Any]] = []
+    batch_s: list[float] = []
+    started = time.perf_counter()
+    with VideoReader(video) as reader:
+        n_total = reader.info().n_frames
+        bar = tqdm(total=n_total if n_total > 0 else None, desc="predict", unit="frame", disable=not progress)
+        batch: list = []
+        offset = 0
+        try:
+            for fid, frame in reader.frames():
+                batch.append(frame)
+                if len(batch) == batch_size:
+                    t0 = time.perf_counter()
+                    frames_out += miner.predict_batch(batch, offset, n_keypoints)
+                    batch_s.append(time.perf_counter() - t0)
+                    offset += len(batch)
+                    bar.update(len(batch))
+                    batch = []
+            if batch:
+                t0 = time.perf_counter()
+                frames_out += miner.predict_batch(batch, offset, n_keypoints)
+                batch_s.append(time.perf_counter() - t0)
+                bar.update(len(batch))
+        except KitError:
+            raise
+        except Exception as e:
+            return Prediction(answer_error(f"{type(e).__name__}: {e}"), time.perf_counter() - started, batch_s,
+                              len(frames_out))
+        finally:
+            bar.close()
+    return Prediction(answer_ok(frames_out), time.perf_counter() - started, batch_s, len(frames_out))

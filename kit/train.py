@@ -1,0 +1,329 @@
+"""Training the miner's two models with ultralytics, offline, and exporting them to ONNX.
+
+A miner serves two networks: a **detector** (ball, goalkeeper, player, referee; the kit's
+detect dataset) and a **pose model** (one "pitch" object per frame carrying the 32 template
+keypoints; the kit's pose dataset). Both are plain ultralytics YOLO models, trained here on
+the `data.yaml` files that `kit.datasets.build_from_clips` writes.
+
+Decisions a reader should know about:
+
+- **Offline, always.** Models start from a `.yaml` architecture (random weights) unless the
+  user passes weights of their own; named hub weights (`yolo11n.pt`) would download and are
+  refused with a message. `YOLO_OFFLINE` and `YOLO_AUTOINSTALL=False` are set before
+  ultralytics is imported, so neither the trainer nor the ONNX exporter ever reaches for the
+  network or pip (the exporter's requirement check only *checks* onnx, onnxslim and
+  onnxruntime, which the kit pins). Ultralytics' plot font (Arial.ttf, normally downloaded)
+  is resolved to matplotlib's bundled DejaVu Sans in-process, so plotting never waits on a
+  download that cannot happen.
+- **Presets** size the work to the machine: `smoke` proves the pipeline in minutes on a CPU,
+  `cpu` gives a model worth scoring within about an hour on two cores, `gpu` is the full run.
+  Every preset value can be overridden per call.
+- **The run folder** (`runs/train/<name>` by default) keeps what ultralytics writes
+  (`weights/last.pt` for resume, `weights/best.pt`, `results.csv`, `args.yaml`) plus the kit's
+  `curves.png` (drawn from results.csv with matplotlib, so no font download), `metrics.json`
+  (mAP50, mAP50-95 and, for pose, the keypoint mAPs, i.e. OKS-based) and the ONNX export.
+- **ONNX at a fixed input size** (height, width) chosen for 16:9 broadcast frames, so the
+  miner letterboxes a 960 x 540 frame with almost no padding and the graph needs no dynamic
+  shapes (onnxruntime is fastest on static shapes on CPU).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from . import KitError
+
+os.environ.setdefault("YOLO_OFFLINE", "1")
+os.environ.setdefault("YOLO_AUTOINSTALL", "False")
+os.environ.setdefault("YOLO_VERBOSE", "False")
+
+TASKS = ("detect", "pose")
+ARCHS = {"detect": "yolo11n.yaml", "pose": "yolo11n-pose.yaml"}
+
+
+@dataclass(frozen=True)
+class Preset:
+    """How much training: every field is an ultralytics train argument or the export size."""
+
+    epochs: int
+    imgsz: int
+    batch: int
+    fraction: float = 1.0          # share of the training images used (smoke uses few)
+    patience: int = 100
+    workers: int = 0               # data-loader processes; 0 keeps a 2-core machine for the model
+    mosaic: float = 1.0
+    close_mosaic: int = 0
+    export_hw: tuple[int, int] = (384, 640)  # ONNX input (height, width), multiples of 32
+    lr0: float = 0.01
+    optimizer: str = "auto"
+    cos_lr: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+# Per task: the pose model reads the pitch lines at a lower resolution (lines are long, so a
+# small input keeps them), the detector needs pixels for players and the ball.
+PRESETS: dict[str, dict[str, Preset]] = {
+    "smoke": {
+        "detect": Preset(epochs=1, imgsz=320, batch=8, fraction=0.5, mosaic=0.0, export_hw=(192, 320)),
+        "pose": Preset(epochs=1, imgsz=320, batch=8, fraction=0.5, mosaic=0.0, export_hw=(192, 320)),
+    },
+    "cpu": {
+        # `time` (hours) makes ultralytics fit the epoch count (and the LR schedule) to the budget
+        "detect": Preset(epochs=12, imgsz=512, batch=16, mosaic=0.5, close_mosaic=2, export_hw=(288, 512),
+                         extra={"time": 0.45}),
+        "pose": Preset(epochs=24, imgsz=320, batch=16, mosaic=0.0, export_hw=(192, 320),
+                       extra={"time": 0.3, "scale": 0.2, "translate": 0.05}),
+    },
+    "gpu": {
+        "detect": Preset(epochs=150, imgsz=960, batch=32, mosaic=1.0, close_mosaic=15, export_hw=(544, 960),
+                         workers=8, cos_lr=True),
+        "pose": Preset(epochs=150, imgsz=640, batch=32, mosaic=0.0, export_hw=(384, 640), workers=8, cos_lr=True,
+                       extra={"scale": 0.2, "translate": 0.05}),
+    },
+}
+
+
+@dataclass
+class TrainResult:
+    """What a training run left behind; `to_dict` is what `metrics.json` holds."""
+
+    task: str
+    preset: str
+    run_dir: Path
+    best: Path
+    last: Path
+    metrics: dict[str, float]
+    params: dict[str, Any]
+    seconds: float
+    curves: Path | None = None
+    onnx: Path | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        for k in ("run_dir", "best", "last", "curves", "onnx"):
+            d[k] = str(d[k]) if d[k] is not None else None
+        return d
+
+
+def _patch_font() -> None:
+    """Point ultralytics' font lookup at matplotlib's bundled DejaVu Sans (no download, no wait)."""
+    import matplotlib
+    from ultralytics.utils import checks, plotting
+
+    dejavu = Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"
+
+    def local_font(font: str = "Arial.ttf"):
+        return dejavu if dejavu.is_file() else None
+
+    plotting.check_font = local_font
+    checks.check_font = local_font
+
+
+def preset(name: str, task: str) -> Preset:
+    """The preset `name` for `task`, with a clear error for unknown names."""
+    if name not in PRESETS:
+        raise KitError(f"preset {name!r}: choose one of {', '.join(PRESETS)}")
+    if task not in TASKS:
+        raise KitError(f"task {task!r}: choose detect or pose")
+    return PRESETS[name][task]
+
+
+def _check_data(data: str | os.PathLike, task: str) -> Path:
+    import yaml
+
+    path = Path(data)
+    if path.is_dir():
+        path = path / "data.yaml"
+    if not path.is_file():
+        raise KitError(f"{path}: no data.yaml there; build one with `tvkit dataset build --clips DIR --out DIR` "
+                       f"and pass OUT/{task}/data.yaml")
+    info = yaml.safe_load(path.read_text()) or {}
+    if task == "pose" and "kpt_shape" not in info:
+        raise KitError(f"{path}: no kpt_shape, so this is not a pose dataset; pass OUT/pose/data.yaml")
+    if task == "detect" and "kpt_shape" in info:
+        raise KitError(f"{path}: has kpt_shape, so it is a pose dataset; pass OUT/detect/data.yaml")
+    return path.resolve()
+
+
+def _start_model(task: str, weights: str | os.PathLike | None):
+    from ultralytics import YOLO
+
+    if not weights:
+        return YOLO(ARCHS[task], task=task), ARCHS[task]
+    w = Path(weights)
+    if not w.is_file():
+        hint = (" (named hub weights download, and the kit works offline: pass a .pt file you have, "
+                "or leave the weights empty to start from scratch)") if w.suffix == ".pt" and not w.parent.name else ""
+        raise KitError(f"{weights}: no such weights file{hint}")
+    return YOLO(str(w), task=task), str(w.resolve())
+
+
+def metrics_from_trainer(task: str, raw: dict[str, Any]) -> dict[str, float]:
+    """Plain names for ultralytics' metric keys (B = boxes, P = pose keypoints, OKS-based)."""
+    names = {"metrics/precision(B)": "precision", "metrics/recall(B)": "recall", "metrics/mAP50(B)": "mAP50",
+             "metrics/mAP50-95(B)": "mAP50-95", "metrics/precision(P)": "kpt_precision",
+             "metrics/recall(P)": "kpt_recall", "metrics/mAP50(P)": "kpt_mAP50",
+             "metrics/mAP50-95(P)": "kpt_mAP50-95", "fitness": "fitness"}
+    return {names.get(k, k): float(v) for k, v in raw.items() if isinstance(v, (int, float))}
+
+
+def plot_curves(results_csv: str | os.PathLike, out: str | os.PathLike) -> Path | None:
+    """Loss and metric curves from ultralytics' results.csv into one PNG (matplotlib only)."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    path = Path(results_csv)
+    if not path.is_file():
+        return None
+    with path.open() as f:
+        rows = [{k.strip(): v for k, v in r.items()} for r in csv.DictReader(f)]
+    if not rows:
+        return None
+    epochs = [float(r["epoch"]) for r in rows]
+    losses = [k for k in rows[0] if k.startswith(("train/", "val/"))]
+    mets = [k for k in rows[0] if k.startswith("metrics/mAP")]
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+    for k in losses:
+        axes[0].plot(epochs, [float(r[k]) for r in rows], marker="o", ms=3, label=k)
+    axes[0].set_title("losses")
+    axes[0].set_xlabel("epoch")
+    axes[0].legend(fontsize=7)
+    for k in mets:
+        axes[1].plot(epochs, [float(r[k]) for r in rows], marker="o", ms=3, label=k.replace("metrics/", ""))
+    axes[1].set_title("validation")
+    axes[1].set_xlabel("epoch")
+    axes[1].set_ylim(0, 1)
+    axes[1].legend(fontsize=7)
+    fig.tight_layout()
+    out = Path(out)
+    fig.savefig(out, dpi=90)
+    plt.close(fig)
+    return out
+
+
+def train(task: str, data: str | os.PathLike, preset_name: str = "smoke", *, project: str | os.PathLike = "runs/train",
+          name: str | None = None, weights: str | os.PathLike | None = None, epochs: int | None = None,
+          imgsz: int | None = None, batch: int | None = None, device: str = "cpu", resume: bool = False,
+          export: bool = True, export_hw: tuple[int, int] | None = None, plots: bool = False, seed: int = 0,
+          **overrides: Any) -> TrainResult:
+    """Train `task` ("detect" or "pose") on `data` with a preset; save curves, metrics and ONNX.
+
+    `weights`: start from these (a .pt of the user's own), else from scratch. `resume=True`
+    continues the run at `project/name` from its `weights/last.pt` with its own arguments.
+    `plots` turns on ultralytics' own plots (off by default: they cost minutes on a CPU).
+    """
+    p = preset(preset_name, task)
+    data_path = _check_data(data, task)
+    project = Path(project).resolve()
+    name = name or f"{task}-{preset_name}"
+    run_dir = project / name
+    _patch_font()
+    started = time.perf_counter()
+    if resume:
+        last = run_dir / "weights" / "last.pt"
+        if not last.is_file():
+            raise KitError(f"{last}: nothing to resume (no last.pt); start the run without --resume")
+        import torch
+        from ultralytics import YOLO
+
+        ckpt = torch.load(str(last), map_location="cpu", weights_only=False)
+        if int(ckpt.get("epoch", -1)) < 0:  # ultralytics marks a finished run's last.pt with epoch -1
+            raise KitError(f"{run_dir}: the run is finished, nothing to resume; start a new run (another --name) "
+                           "from its weights with --detect-weights/--pose-weights")
+        del ckpt
+        model = YOLO(str(last), task=task)
+        start = str(last)
+        import yaml
+
+        # ultralytics' Model.train would otherwise fill in its demo dataset (a download) as `data`
+        run_args = yaml.safe_load((run_dir / "args.yaml").read_text()) if (run_dir / "args.yaml").is_file() else {}
+        try:
+            model.train(resume=True, data=run_args.get("data", str(data_path)), device=device, workers=p.workers)
+        except AssertionError as e:  # ultralytics: "... is finished, nothing to resume"
+            raise KitError(f"{run_dir}: cannot resume ({e}); the run is finished: start a new run (another "
+                           "--name) from its weights with --detect-weights/--pose-weights") from e
+        params = {"resume": str(last)}
+    else:
+        model, start = _start_model(task, weights)
+        args: dict[str, Any] = dict(
+            data=str(data_path), epochs=epochs or p.epochs, imgsz=imgsz or p.imgsz, batch=batch or p.batch,
+            fraction=p.fraction, patience=p.patience, workers=p.workers, mosaic=p.mosaic, close_mosaic=p.close_mosaic,
+            lr0=p.lr0, optimizer=p.optimizer, cos_lr=p.cos_lr, device=device, project=str(project), name=name,
+            exist_ok=True, plots=plots, seed=seed, deterministic=False, amp=device != "cpu", verbose=False)
+        args.update(p.extra)
+        args.update(overrides)
+        params = {**args, "start": start, "preset": preset_name, "task": task}
+        model.train(**args)
+    trainer = model.trainer
+    run_dir = Path(trainer.save_dir)
+    best, last = run_dir / "weights" / "best.pt", run_dir / "weights" / "last.pt"
+    metrics = metrics_from_trainer(task, dict(trainer.metrics or {}))
+    seconds = time.perf_counter() - started
+    curves = plot_curves(run_dir / "results.csv", run_dir / "curves.png")
+    result = TrainResult(task, preset_name, run_dir, best if best.is_file() else last, last, metrics, params,
+                         seconds, curves)
+    if export:
+        result.onnx = export_onnx(result.best, export_hw or p.export_hw, run_dir / f"{task}.onnx")
+    from .contract import write_json_atomic
+
+    write_json_atomic(run_dir / "metrics.json", result.to_dict(), indent=2)
+    return result
+
+
+def export_onnx(weights: str | os.PathLike, hw: tuple[int, int] = (384, 640), out: str | os.PathLike | None = None,
+                simplify: bool = True) -> Path:
+    """Export a .pt to ONNX with a static (height, width) input, batch 1, no NMS in the graph.
+
+    The miner decodes the raw output and runs NMS in numpy/OpenCV, so the graph stays the
+    plain network that onnxruntime runs fastest. `simplify` uses onnxslim (installed; the
+    exporter only checks it, never installs).
+    """
+    from ultralytics import YOLO
+
+    w = Path(weights)
+    if not w.is_file():
+        raise KitError(f"{w}: no such weights file to export (train first, or pass a .pt)")
+    h, wd = int(hw[0]), int(hw[1])
+    if h % 32 or wd % 32:
+        raise KitError(f"export size {h} x {wd}: both must be multiples of 32 (the network's stride)")
+    _patch_font()
+    made = Path(YOLO(str(w)).export(format="onnx", imgsz=(h, wd), simplify=simplify, dynamic=False, batch=1,
+                                    opset=None, nms=False, device="cpu", verbose=False))
+    if out is not None:
+        out = Path(out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if made.resolve() != out.resolve():
+            made.replace(out)
+        return out
+    return made
+
+
+def train_detect(data: str | os.PathLike, preset_name: str = "smoke", **kw: Any) -> TrainResult:
+    """Train the detector (ball, goalkeeper, player, referee) on a kit detect data.yaml."""
+    return train("detect", data, preset_name, **kw)
+
+
+def train_pose(data: str | os.PathLike, preset_name: str = "smoke", **kw: Any) -> TrainResult:
+    """Train the pitch keypoint model (one pitch object, 32 keypoints) on a kit pose data.yaml."""
+    return train("pose", data, preset_name, **kw)
+
+
+def with_overrides(p: Preset, **kw: Any) -> Preset:
+    """A preset with some fields changed (for notebooks that tweak one knob)."""
+    return replace(p, **kw)
+
+
+def read_run(run_dir: str | os.PathLike) -> dict[str, Any]:
+    """The metrics.json of a finished run folder."""
+    path = Path(run_dir) / "metrics.json"
+    if not path.is_file():
+        raise KitError(f"{path}: no metrics.json (the run did not finish, or this is not a kit run folder)")
+    return json.loads(path.read_text())

@@ -1,0 +1,170 @@
+"""The reference miner (chute_template/bundle/miner.py) holds the chute's contract."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from conftest import REPO
+from minerfactory import make_bundle, untrained_models
+
+from kit.chute_rules import check_bundle, load_miner, load_miner_module
+from kit.contract import answer_ok, validate_answer
+
+WIRE = {0, 1, 2, 3, 6, 7}
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory):
+    root = tmp_path_factory.mktemp("miner")
+    det, pose = untrained_models(root)
+    return make_bundle(root / "bundle", det, pose)
+
+
+@pytest.fixture(scope="module")
+def miner(bundle):
+    return load_miner(bundle)
+
+
+def _check_results(res, n, offset, h, w, n_kp=32):
+    assert isinstance(res, list) and len(res) == n
+    for i, r in enumerate(res):
+        assert set(r) == {"frame_id", "boxes", "keypoints"}
+        assert r["frame_id"] == offset + i and type(r["frame_id"]) is int
+        assert len(r["keypoints"]) == n_kp
+        for p in r["keypoints"]:
+            assert len(p) == 2 and all(type(v) is int for v in p)
+            assert p == [0, 0] or (0 <= p[0] < w and 0 <= p[1] < h)
+        for b in r["boxes"]:
+            assert all(type(b[k]) is int for k in ("x1", "y1", "x2", "y2", "cls_id"))
+            assert b["cls_id"] in WIRE and isinstance(b["conf"], float)
+            assert 0 <= b["x1"] < b["x2"] < w and 0 <= b["y1"] < b["y2"] < h
+    frames = [dict(r, frame_id=r["frame_id"] - offset) for r in res]
+    assert validate_answer(answer_ok(frames), n, w, h, n_keypoints=n_kp) == []
+
+
+@pytest.mark.parametrize("h,w", [(540, 960), (720, 1280), (360, 640), (97, 131), (1080, 1920)])
+def test_frames_of_any_size(miner, h, w):
+    rng = np.random.default_rng(h)
+    frames = [rng.integers(0, 256, (h, w, 3), dtype=np.uint8) for _ in range(3)]
+    _check_results(miner.predict_batch(frames, 0, 32), 3, 0, h, w)
+
+
+@pytest.mark.parametrize("n", [1, 2, 7, 64])
+def test_batch_sizes_and_frame_ids(miner, n):
+    rng = np.random.default_rng(n)
+    frames = [rng.integers(0, 256, (540, 960, 3), dtype=np.uint8) for _ in range(n)]
+    offset = 128 if n < 64 else 0
+    _check_results(miner.predict_batch(frames, offset, 32), n, offset, 540, 960)
+
+
+@pytest.mark.parametrize("n_kp", [31, 32, 33])
+def test_exactly_n_keypoints(miner, n_kp):
+    frame = np.random.default_rng(0).integers(0, 256, (540, 960, 3), dtype=np.uint8)
+    res = miner.predict_batch([frame, frame], 5, n_kp)
+    assert [len(r["keypoints"]) for r in res] == [n_kp, n_kp]
+
+
+def test_empty_batch_and_bad_frame(miner):
+    assert miner.predict_batch([], 0, 32) == []
+    with pytest.raises(ValueError, match="expected H x W x 3"):
+        miner.predict_batch([np.zeros((10, 10, 5), np.uint8)], 0, 32)
+
+
+def test_reference_bundle_template_passes_the_rules(bundle):
+    assert check_bundle(bundle) == []
+    src = (REPO / "chute_template" / "bundle" / "miner.py").read_text()
+    assert "import kit" not in src and "from kit" not in src
+
+
+def test_keypoint_hygiene_on_ground_truth(miner):
+    """GT keypoints in, reprojected keypoints out: close, in-frame, and scored like the GT."""
+    from kit.evaluate.keypoints import score_frame
+    from kit.synth import render_frames
+
+    mod = load_miner_module(miner.path)
+    scored = []
+    for frame, gt in render_frames(6, seed=321):
+        kp = np.array(gt.keypoints, dtype=np.float64)
+        vis = np.any(kp != 0, axis=1)
+        k3 = np.c_[kp, vis.astype(float)]
+        out = mod.pitch_keypoints(k3, 960, 540, dict(mod.SETTINGS))
+        assert out.shape == (32, 2) and out.dtype.kind == "i"
+        if vis.sum() >= 4:
+            both = vis & np.any(out != 0, axis=1)
+            assert both.sum() >= 4
+            assert np.abs(out[both] - kp[both]).max() <= 3
+            scored.append((score_frame(frame, out.tolist()).score, score_frame(frame, kp.astype(int).tolist()).score))
+        # fewer than 4 confident points: all zeros
+        few = k3.copy()
+        few[np.flatnonzero(vis)[3:], 2] = 0
+        assert not mod.pitch_keypoints(few, 960, 540, dict(mod.SETTINGS)).any()
+    assert scored and np.mean([a for a, _ in scored]) >= np.mean([b for _, b in scored]) - 0.05
+
+
+def test_degenerate_subsets_are_never_sent(miner):
+    mod = load_miner_module(miner.path)
+    pts = np.zeros((32, 2), dtype=np.int64)
+    for pid, xy in {23: (900, 20), 24: (900, 300), 27: (950, 30), 28: (950, 310)}.items():
+        pts[pid - 1] = xy
+    assert mod._degenerate(pts, 960, 540)
+    pts[0] = (480, 270)  # a point outside every group: fine
+    assert not mod._degenerate(pts, 960, 540)
+
+
+def test_teams_consistent_over_a_clip(miner):
+    """GT boxes through the miner's tracker and team model: one team per player, all clip long."""
+    from kit.synth import render_frames
+
+    mod = load_miner_module(miner.path)
+    m = mod.Miner.__new__(mod.Miner)
+    m.cfg = dict(mod.SETTINGS)
+    m._reset((540, 960))
+    per_track: dict[int, list[int]] = {}
+    gt_team: dict[int, int] = {}
+    for fid, (frame, gt) in enumerate(render_frames(60, seed=77)):
+        boxes = [b for b in gt.boxes if b.cls_id == 2 and (b.x2 - b.x1) >= 6]
+        if not boxes:
+            continue
+        xyxy = np.array([[b.x1, b.y1, b.x2, b.y2] for b in boxes], dtype=np.float64)
+        reported = m.tracker.step(xyxy, np.full(len(boxes), 0.9), np.full(len(boxes), 2))
+        m._vote_teams(frame, xyxy, reported)
+        for tr, d in reported:
+            if d >= 0 and tr.votes.sum() > 0:
+                b = boxes[d]
+                per_track.setdefault(b.track_id, []).append(int(np.argmax(tr.votes)))
+                gt_team[b.track_id] = b.team
+    assert len(per_track) >= 8
+    # map GT team -> predicted label by majority; agreement over every (track, frame)
+    agree = total = 0
+    for mapping in ({1: 0, 2: 1}, {1: 1, 2: 0}):
+        a = sum(sum(1 for lab in labs if lab == mapping[gt_team[t]]) for t, labs in per_track.items())
+        agree = max(agree, a)
+    total = sum(len(v) for v in per_track.values())
+    assert agree / total >= 0.95, agree / total
+    # every player keeps one label for most of the clip (crossings may cost a few frames)
+    for t, labs in per_track.items():
+        assert max(labs.count(0), labs.count(1)) / len(labs) >= 0.8, (t, labs)
+
+
+def test_new_clip_resets_state(miner):
+    frame = np.random.default_rng(1).integers(0, 256, (540, 960, 3), dtype=np.uint8)
+    miner.predict_batch([frame] * 2, 0, 32)
+    miner.teams.centres = np.zeros((2, 3), np.float32)
+    miner.predict_batch([frame], 2, 32)
+    assert miner.teams.centres is not None  # same clip: kept
+    miner.predict_batch([frame], 0, 32)
+    assert miner.teams.centres is None      # offset 0: a new clip
+
+
+def test_homography_smoothing_follows_cuts(miner):
+    mod = load_miner_module(miner.path)
+    cfg = dict(mod.SETTINGS)
+    a = np.array([[0.8, 0.1, 50.0], [0.0, 0.6, 40.0], [0.0, 0.0002, 1.0]])
+    near = a.copy()
+    near[0, 2] += 4.0
+    far = a.copy()
+    far[0, 2] += 300.0
+    blended = mod.blend_homography(a, near, 960, 540, cfg)
+    assert np.allclose(blended[0, 2], 52.0, atol=0.5)          # agreeing frames: averaged
+    assert np.allclose(mod.blend_homography(a, far, 960, 540, cfg), far)  # a cut: the new one
+    assert mod.blend_homography(a, None, 960, 540, cfg) is None

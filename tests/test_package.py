@@ -1,0 +1,143 @@
+"""Bundle rules (kit.chute_rules), packaging, the predict CLI and the latency bench."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+
+import pytest
+
+from conftest import REPO, TVKIT
+from minerfactory import BUNDLE_TEMPLATE, make_bundle, untrained_models
+
+from kit.bundle import package, predict_video
+from kit.chute_rules import BundleError, check_bundle
+from kit.contract import validate_answer
+
+SRC = (BUNDLE_TEMPLATE / "miner.py").read_text()
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    return untrained_models(tmp_path_factory.mktemp("pkg"))
+
+
+def tvkit(*args, timeout=300):
+    return subprocess.run([TVKIT, *args], capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, "HF_HUB_OFFLINE": "1"})
+
+
+def _rules(bundle):
+    return {v.rule for v in check_bundle(bundle)}
+
+
+def test_good_bundle_passes(tmp_path, models):
+    assert check_bundle(make_bundle(tmp_path / "b", *models)) == []
+
+
+@pytest.mark.parametrize("edit,rule", [
+    (lambda s: s.replace("import cv2\n", "import cv2\nimport helper\n", 1), "local_import"),
+    (lambda s: s.replace("import cv2\n", "import cv2\nfrom . import helper\n", 1), "local_import"),
+    (lambda s: s.replace("import cv2\n", "import cv2\nfrom kit.pitch import KEYPOINTS\n", 1), "local_import"),
+    (lambda s: s.replace("import cv2\n", "import cv2\nimport subprocess\n", 1), "forbidden_import"),
+    (lambda s: s.replace("import cv2\n", "import cv2\nfrom urllib.request import urlopen\n", 1), "forbidden_import"),
+    (lambda s: s.replace("import cv2\n", "import cv2\nimport requests\n", 1), "forbidden_import"),
+    (lambda s: s.replace("        cv2.setNumThreads(1)\n", "        cv2.setNumThreads(1)\n        os.system('true')\n"),
+     "process_call"),
+    (lambda s: s.replace("import cv2\n", "import cv2\nimportlib = __import__('importlib')\n"
+                         "_m = __import__('socket')\n", 1), "forbidden_import"),
+    (lambda s: s.replace("class Miner:", "class NotMiner:"), "miner_class"),
+    (lambda s: s.replace("def predict_batch(self, batch_images: list[np.ndarray], offset: int, n_keypoints: int)",
+                         "def predict_batch(self, batch_images: list[np.ndarray], offset: int)"),
+     "predict_signature"),
+    (lambda s: s.replace('            results.append({"frame_id": fid, "boxes": out_boxes, "keypoints": kps})',
+                         '            results.append({"frame_id": fid, "boxes": out_boxes, "keypoints": kps[:31]})'),
+     "self_test"),
+    (lambda s: s + "\ndef broken(:\n", "miner_file"),
+])
+def test_each_bad_bundle_fails_naming_its_rule(tmp_path, models, edit, rule):
+    src = edit(SRC)
+    assert src != SRC, "the edit did not apply: the test would prove nothing"
+    b = make_bundle(tmp_path / "b", *models, miner_source=src)
+    (b / "helper.py").write_text("X = 1\n")
+    found = _rules(b)
+    assert rule in found, found
+
+
+def test_helper_beside_miner_alone_is_fine_but_importing_it_is_not(tmp_path, models):
+    b = make_bundle(tmp_path / "b", *models)
+    (b / "helper.py").write_text("X = 1\n")
+    assert _rules(b) == set()
+
+
+def test_chute_config_sections_are_required(tmp_path, models):
+    b = make_bundle(tmp_path / "b", *models)
+    (b / "chute_config.yml").write_text("Image:\n  from_base: x\n  run_command: []\n")
+    v = [x for x in check_bundle(b) if x.rule == "chute_config"]
+    assert any("NodeSelector" in x.message for x in v) and any("Chute" in x.message for x in v)
+
+
+def test_package_refuses_over_30_mb_and_keeps_nothing(tmp_path, models):
+    big = tmp_path / "padding.bin"
+    big.write_bytes(b"\0" * (31 * 1024 * 1024))
+    out = tmp_path / "bundle"
+    with pytest.raises(BundleError) as e:
+        package(out, *models, extra_files=[big])
+    assert "[size]" in str(e.value) and not out.exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".bundle")]
+
+
+def test_package_cli_predict_cli_and_answer(tmp_path, models):
+    from kit.synth import generate_clip
+
+    out = tmp_path / "bundle"
+    r = tvkit("package", "--out", str(out), "--detect-model", str(models[0]), "--pose-model", str(models[1]))
+    assert r.returncode == 0, r.stderr
+    assert {p.name for p in out.iterdir()} >= {"miner.py", "chute_config.yml", "detect.onnx", "pose.onnx"}
+    video, _ = generate_clip(tmp_path / "clip", 0, 10, 3)
+    r = tvkit("predict", "--bundle", str(out), "--video", str(video), "--out", str(tmp_path / "p.json"),
+              "--batch-size", "4")
+    assert r.returncode == 0, r.stderr
+    answer = json.loads((tmp_path / "p.json").read_text())
+    assert answer["success"] and [f["frame_id"] for f in answer["predictions"]["frames"]] == list(range(10))
+    assert validate_answer(answer, 10, 960, 540) == []
+    # the CLI and the library give the same answer (one predict path)
+    assert predict_video(out, video, batch_size=4).answer == answer
+
+
+def test_package_cli_names_the_broken_rule(tmp_path, models):
+    r = tvkit("package", "--out", str(tmp_path / "b"), "--detect-model", str(tmp_path / "nope.onnx"))
+    assert r.returncode == 2 and "nope.onnx" in r.stderr
+
+
+def test_predict_reports_a_failing_miner_as_the_chute_would(tmp_path, models):
+    from kit.synth import generate_clip
+
+    src = SRC.replace("        results = []\n        for i, frame in enumerate(batch_images):",
+                      "        results = []\n        if offset > 0:\n            raise RuntimeError('boom')\n"
+                      "        for i, frame in enumerate(batch_images):")
+    assert src != SRC
+    b = make_bundle(tmp_path / "b", *models, miner_source=src)
+    video, _ = generate_clip(tmp_path / "clip", 0, 6, 3)
+    pred = predict_video(b, video, batch_size=4)
+    assert pred.answer["success"] is False and "boom" in pred.answer["error"]
+
+
+def test_reference_bundle_packages(tmp_path):
+    """`tvkit package` with no model arguments bundles the committed reference models."""
+    r = tvkit("package", "--out", str(tmp_path / "ref"))
+    assert r.returncode == 0, r.stderr
+    size = sum(p.stat().st_size for p in (tmp_path / "ref").iterdir())
+    assert size <= 30 * 1024 * 1024
+
+
+@pytest.mark.slow
+def test_latency_json(tmp_path, models):
+    b = make_bundle(tmp_path / "b", *models)
+    r = tvkit("bench", "latency", "--bundle", str(b), "--frames", "12", "--per-frame", "6", "--json", timeout=600)
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)
+    for k in ("p50_ms", "p95_ms", "max_ms", "clip_seconds", "baseline_seconds", "ratio_vs_baseline"):
+        assert isinstance(d[k], float) and d[k] > 0, k
+    assert d["p50_ms"] <= d["p95_ms"] <= d["max_ms"] and d["clip_frames"] == 12
+    assert len(d["cores"]) <= 2 and d["threads"] == 2 and (d["width"], d["height"]) == (960, 540)
