@@ -73,15 +73,10 @@ def _video_geometry(path: str) -> tuple[int, int, int]:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    from .contract import validate_answer
+    from .contract import read_json, validate_answer
 
     path = Path(args.answer)
-    if not path.is_file():
-        raise KitError(f"{path}: no such file (pass the /predict answer saved as JSON)")
-    try:
-        answer = json.loads(path.read_text())
-    except json.JSONDecodeError as e:
-        raise KitError(f"{path}: line {e.lineno}, column {e.colno}: not valid JSON ({e.msg})") from e
+    answer = read_json(path, "no such file (pass the /predict answer saved as JSON)")
     if args.video:
         n, w, h = _video_geometry(args.video)
     else:

@@ -448,14 +448,20 @@ def ground_truth_from_dict(data: Any, source: str = "ground truth") -> GroundTru
     return GroundTruth(str(data.get("video", "")), int(data["width"]), int(data["height"]), float(fps), frames)
 
 
-def load_ground_truth(path: str | os.PathLike) -> GroundTruth:
+def read_json(path: str | os.PathLike, missing: str) -> Any:
+    """A JSON file's content; ContractError says which file is missing (`missing` tells what to
+    do) or where its JSON breaks."""
     path = Path(path)
     if not path.is_file():
-        raise ContractError(f"{path}: no such ground-truth file (generate one with `tvkit synth` or point to a clip's .json)")
+        raise ContractError(f"{path}: {missing}")
     try:
-        data = json.loads(path.read_text())
+        return json.loads(path.read_text())
     except json.JSONDecodeError as e:
         raise ContractError(f"{path}: line {e.lineno}, column {e.colno}: not valid JSON ({e.msg})") from e
+
+
+def load_ground_truth(path: str | os.PathLike) -> GroundTruth:
+    data = read_json(path, "no such ground-truth file (generate one with `tvkit synth` or point to a clip's .json)")
     return ground_truth_from_dict(data, source=str(path))
 
 

@@ -32,7 +32,7 @@ import cv2
 import numpy as np
 
 from .. import KitError
-from ..contract import CHALLENGE_TYPE, GroundTruth, load_ground_truth
+from ..contract import CHALLENGE_TYPE, GroundTruth, load_ground_truth, read_json
 from ..datasets import VideoReader
 from .keypoints import RULES, KeypointScore, score_keypoints, seen_edges
 from .objects import Box, FrameObjects, frame_objects, gt_boxes, read_boxes, tracking_stability
@@ -80,13 +80,7 @@ def read_answer(answer: Any) -> ReadAnswer:
 
 
 def load_answer(path: str | os.PathLike) -> dict[str, Any]:
-    path = Path(path)
-    if not path.is_file():
-        raise KitError(f"{path}: no such predictions file (save the chute's /predict answer, or run `tvkit predict`)")
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as e:
-        raise KitError(f"{path}: line {e.lineno}, column {e.colno}: not valid JSON ({e.msg})") from e
+    return read_json(path, "no such predictions file (save the chute's /predict answer, or run `tvkit predict`)")
 
 
 @dataclass
