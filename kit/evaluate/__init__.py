@@ -18,7 +18,6 @@ Results do not depend on the thread count (tested).
 
 from __future__ import annotations
 
-import json
 import os
 import random
 from collections import Counter, deque
