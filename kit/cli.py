@@ -440,6 +440,9 @@ def build_parser() -> argparse.ArgumentParser:
     rc.add_argument("--json", action="store_true")
     rc.set_defaults(func=_cmd_runs_compare)
     _add_model_commands(sub)
+    from .chute.cli import add_chute_commands
+
+    add_chute_commands(sub)
     return p
 
 
@@ -449,6 +452,7 @@ def main(argv: list[str] | None = None) -> int:
     install_redaction()
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.DEBUG if args.verbose else logging.WARNING)
     install_redaction()  # again, for the handler basicConfig just added
     try:
         load_settings()  # registers the secrets of .env for redaction
