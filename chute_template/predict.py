@@ -50,7 +50,8 @@ def read_challenge(body: Any) -> tuple[str, dict[str, Any]]:
         raise ChallengeError("the body has no 'url' (the challenge video's http(s) address)")
     if not url.lower().startswith(("http://", "https://")):
         raise ChallengeError(f"url {url[:80]!r} is not http(s)")
-    meta = body.get("meta") or {}
+    meta = body.get("meta")
+    meta = {} if meta is None else meta
     if not isinstance(meta, dict):
         raise ChallengeError("'meta' must be an object")
     out = dict(meta)
@@ -97,7 +98,8 @@ def predict_video(miner: Any, path: str, batch_size: int, n_keypoints: int,
 
     cap = cv2.VideoCapture(path)
     if not cap.isOpened():
-        raise ChallengeError("the downloaded bytes are not a video OpenCV can open")
+        raise ChallengeError(f"the downloaded file ({os.path.getsize(path)} bytes) is not a video OpenCV can open: "
+                             "not a video at all, or a video with no frames")
     try:
         declared = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
         if declared > MAX_FRAMES:

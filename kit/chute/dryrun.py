@@ -113,6 +113,7 @@ class DryRun:
         self.revision = bundle_revision(self.bundle)
         self.chute_file: Path | None = None
         self.log_path = self.workdir / "chute.log"
+        self.tmp_dir = self.workdir / "tmp"  # the chute's TMPDIR: challenge downloads land (and must not stay) here
         self.warnings: list[Violation] = []
         self.proc: subprocess.Popen | None = None
 
@@ -133,8 +134,9 @@ class DryRun:
         hf_home = self.workdir / "hf"
         stage_hf_cache(self.bundle, self.hf_repo, self.revision, hf_home)
         env = {k: v for k, v in os.environ.items() if k not in SECRET_ENV}
+        self.tmp_dir.mkdir(exist_ok=True)
         env.update(CHUTES_EXECUTION_CONTEXT="REMOTE", HF_HOME=str(hf_home), HF_HUB_OFFLINE="1",
-                   HF_HUB_DISABLE_TELEMETRY="1", PYTHONUNBUFFERED="1")
+                   HF_HUB_DISABLE_TELEMETRY="1", PYTHONUNBUFFERED="1", TMPDIR=str(self.tmp_dir))
         chutes = Path(sys.executable).with_name("chutes")
         cmd = [str(chutes) if chutes.exists() else "chutes", "run", f"{CHUTE_STEM}:chute", "--dev",
                "--host", "127.0.0.1", "--port", str(self.port), "--logging-port", str(free_port())]
@@ -178,7 +180,9 @@ class DryRun:
     def failure_reason(self, only_known: bool = False) -> str:
         """The chute's own error: a `[rule] ...` line from load.py, else the log's last error."""
         text = self.log_text()
-        rules = re.findall(r"(\[(?:%s)\] [^\n]+)" % "|".join(CHUTE_RULES), text)
+        # the error's own lines: "SandboxError: [rule] ..." and, for several, "[rule] ..." lines after it
+        # (not the traceback's source lines, which quote the f-strings)
+        rules = re.findall(r"(?:^|SandboxError: )(\[(?:%s)\] [^\n]+)" % "|".join(CHUTE_RULES), text, re.M)
         if rules:
             return "; ".join(dict.fromkeys(r.strip() for r in rules))
         if only_known:
