@@ -378,8 +378,10 @@ def format_score_table(metrics: dict[str, Any]) -> str:
     cols, rows = score_table(metrics)
     if not cols:
         return ""
-    lines = [f"  {'score':<26}" + "".join(f"{c:>16}" for c in cols)]
-    lines += [f"  {k:<26}" + "".join(f"{'-' if v is None else f'{v:.4f}':>16}" for v in vals) for k, vals in rows]
+    width = max([16, *(len(c) + 2 for c in cols)])
+    lines = [f"  {'score':<26}" + "".join(f"{c:>{width}}" for c in cols)]
+    lines += [f"  {k:<26}" + "".join(f"{'-' if v is None else f'{v:.4f}':>{width}}" for v in vals)
+              for k, vals in rows]
     return "\n".join(lines)
 
 

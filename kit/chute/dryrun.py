@@ -109,13 +109,20 @@ class DryRun:
         self.startup_timeout = startup_timeout
         self.check = check
         self._own_workdir = workdir is None
-        self.workdir = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="tvkit-dryrun-"))
+        self.workdir = Path(workdir) if workdir else None  # made by start(), after the checks pass
         self.revision = bundle_revision(self.bundle)
         self.chute_file: Path | None = None
-        self.log_path = self.workdir / "chute.log"
-        self.tmp_dir = self.workdir / "tmp"  # the chute's TMPDIR: challenge downloads land (and must not stay) here
         self.warnings: list[Violation] = []
         self.proc: subprocess.Popen | None = None
+
+    @property
+    def log_path(self) -> Path:
+        return self.workdir / "chute.log"
+
+    @property
+    def tmp_dir(self) -> Path:
+        """The chute's TMPDIR: challenge downloads land (and must not stay) here."""
+        return self.workdir / "tmp"
 
     @property
     def base_url(self) -> str:
@@ -128,6 +135,8 @@ class DryRun:
                 from ..chute_rules import BundleError
 
                 raise BundleError(self.bundle, errors)
+        if self.workdir is None:
+            self.workdir = Path(tempfile.mkdtemp(prefix="tvkit-dryrun-"))
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.chute_file = write_chute_script(self.workdir / f"{CHUTE_STEM}.py", self.hf_repo, self.revision,
                                              self.chutes_user, bundle=self.bundle)
@@ -212,7 +221,7 @@ class DryRun:
     def cleanup(self) -> None:
         """Remove the work folder (chute file, cache entry, log) if this object made it."""
         self.stop()
-        if self._own_workdir:
+        if self._own_workdir and self.workdir is not None:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
     def __enter__(self) -> "DryRun":
