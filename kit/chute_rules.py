@@ -16,8 +16,10 @@ The rules, by name:
   file or package beside `miner.py` (other than `miner.py` itself), or a relative import, is
   refused: the chute loads `miner.py` alone by path, so such a module is missing there;
 - `missing_module`: an imported module that is neither stdlib nor installed here;
-- `forbidden_import`: network and process modules (subprocess, socket, requests, urllib,
-  httpx, multiprocessing, ...), by `import`, `from ... import` or `__import__`/`import_module`;
+- `forbidden_import`: process modules (subprocess, multiprocessing, pty, ...), by `import`,
+  `from ... import` or `__import__`/`import_module` (the chute template refuses subprocesses);
+- `network_import`: network modules (socket, requests, urllib, httpx, ...), the same ways
+  (a newer subnet rule: `tvkit package` refuses them, a dry run warns);
 - `process_call`: `os.system`, `os.popen`, `os.spawn*`, `os.exec*`, `os.fork`, `pty.spawn`...;
 - `miner_class`: a class `Miner` with `__init__(self, path_hf_repo)`;
 - `predict_signature`: `predict_batch(self, batch_images, offset, n_keypoints)` exactly;
@@ -44,11 +46,12 @@ from . import KitError
 MAX_BUNDLE_BYTES = 30 * 1024 * 1024
 MAX_MINER_BYTES = 5 * 1024 ** 3
 WEIGHT_SUFFIXES = (".onnx", ".pt", ".pth", ".bin", ".safetensors", ".engine", ".tflite", ".ckpt")
-FORBIDDEN_MODULES = frozenset({
-    "subprocess", "socket", "socketserver", "ssl", "requests", "urllib", "urllib2", "urllib3", "httpx", "http",
-    "aiohttp", "websocket", "websockets", "ftplib", "smtplib", "telnetlib", "poplib", "imaplib", "xmlrpc",
-    "multiprocessing", "pty", "pexpect", "paramiko", "grpc", "asyncssh",
+PROCESS_MODULES = frozenset({"subprocess", "multiprocessing", "pty", "pexpect", "paramiko", "asyncssh"})
+NETWORK_MODULES = frozenset({
+    "socket", "socketserver", "ssl", "requests", "urllib", "urllib2", "urllib3", "httpx", "http", "aiohttp",
+    "websocket", "websockets", "ftplib", "smtplib", "telnetlib", "poplib", "imaplib", "xmlrpc", "grpc",
 })
+FORBIDDEN_MODULES = PROCESS_MODULES | NETWORK_MODULES
 PROCESS_CALLS = frozenset({
     "os.system", "os.popen", "os.fork", "os.forkpty", "os.posix_spawn", "os.posix_spawnp", "os.startfile",
     "os.spawnl", "os.spawnle", "os.spawnlp", "os.spawnlpe", "os.spawnv", "os.spawnve", "os.spawnvp", "os.spawnvpe",
@@ -59,8 +62,8 @@ PREDICT_PARAMS = ("self", "batch_images", "offset", "n_keypoints")
 CONFIG_KEYS = {"Image": ("from_base", "run_command"),
                "NodeSelector": ("gpu_count", "min_vram_gb_per_gpu", "include", "exclude"),
                "Chute": ("concurrency", "max_instances", "scaling_threshold")}
-RULES = ("size", "memory", "miner_file", "local_import", "missing_module", "forbidden_import", "process_call",
-         "miner_class", "predict_signature", "chute_config", "self_test")
+RULES = ("size", "memory", "miner_file", "local_import", "missing_module", "forbidden_import", "network_import",
+         "process_call", "miner_class", "predict_signature", "chute_config", "self_test")
 
 
 @dataclass(frozen=True)
@@ -156,9 +159,13 @@ def check_source(bundle: Path) -> tuple[list[Violation], ast.Module | None]:
 
     def module_rules(name: str, line: int) -> None:
         top = name.split(".")[0]
-        if top in FORBIDDEN_MODULES or name in FORBIDDEN_MODULES:
-            out.append(Violation("forbidden_import", f"miner.py:{line}: imports {name!r}, a network or process "
-                                                     "module the chute forbids; remove it"))
+        if top in PROCESS_MODULES or name in PROCESS_MODULES:
+            out.append(Violation("forbidden_import", f"miner.py:{line}: imports {name!r}, a process module the "
+                                                     "chute forbids (no subprocesses); remove it"))
+            return
+        if top in NETWORK_MODULES or name in NETWORK_MODULES:
+            out.append(Violation("network_import", f"miner.py:{line}: imports {name!r}, a network module; newer "
+                                                   "subnet versions refuse them (the chute has no network); remove it"))
             return
         kind = _classify_module(name, bundle)
         if kind == "local_import":

@@ -429,3 +429,26 @@ def test_bundle_revision_follows_content(tmp_path):
     assert len(rev) == 40 and rev == bundle_revision(a)
     (a / "miner.py").write_text(GOOD_MINER + "\n# changed\n")
     assert bundle_revision(a) != rev
+
+
+def test_dry_run_precheck_newer_rules_are_warnings(tmp_path):
+    from kit.chute.dryrun import precheck
+
+    bundle = _python_bundle(tmp_path / "b", "import socket\n" + GOOD_MINER)
+    (bundle / "chute_config.yml").write_text((BUNDLE_TEMPLATE / "chute_config.yml").read_text())
+    with open(bundle / "weights.bin", "wb") as f:
+        f.truncate(31 * 2**20)
+    errors, warnings = precheck(bundle)
+    assert errors == [] and sorted(v.rule for v in warnings) == ["network_import", "size"]
+    (bundle / "helper.py").write_text("X = 1\n")
+    (bundle / "miner.py").write_text("import helper\n" + GOOD_MINER)
+    errors, _ = precheck(bundle)
+    assert [v.rule for v in errors] == ["local_import"]
+
+
+def test_chutes_build_local_needs_docker(tmp_path, monkeypatch):
+    from kit.chute.dryrun import build_local
+
+    monkeypatch.setenv("PATH", str(tmp_path))  # a PATH with no docker on it
+    with pytest.raises(KitError, match="docker is not installed"):
+        build_local(tmp_path / "chute.py")

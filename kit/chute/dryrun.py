@@ -3,7 +3,7 @@
 `DryRun(bundle)` does what a deployment does, on this machine:
 1. checks the bundle against the chute rules (`kit.chute_rules`): the rules the validator's
    chute template enforces stop the dry run by name; the newer compliance rules (30 MB of
-   artifacts) are reported as warnings;
+   artifacts, no network modules in miner.py) are reported as warnings;
 2. renders the chute file for the bundle (`kit.chute.render`, unchanged from what would ship)
    with the bundle's content hash as its revision;
 3. makes the bundle resolvable as the Hugging Face snapshot of that revision: a cache entry
@@ -40,7 +40,7 @@ from ..chute_rules import Violation, check_bundle
 from .render import split_repo, write_chute_script
 
 #: Rules that later subnet versions added: reported, not fatal, in a dry run.
-NEWER_RULES = frozenset({"size"})
+NEWER_RULES = frozenset({"size", "network_import"})
 LOCAL_HF_REPO = "local/turbovision-miner"
 LOCAL_CHUTES_USER = "local"
 SECRET_ENV = ("CHUTES_API_KEY", "HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_API_TOKEN")
