@@ -62,10 +62,11 @@ def _site_dirs() -> list[Path]:
     return [Path(d).resolve() for d in dirs]
 
 
-def _module_home(name: str, bundle: Path) -> str:
+def module_home(name: str, bundle: Path) -> str:
     """'stdlib', 'site', 'local' (beside miner.py or outside site-packages) or 'missing'."""
     top = name.split(".")[0]
-    if top != "miner" and ((bundle / f"{top}.py").exists() or (bundle / top).is_dir()):
+    if top != "miner" and ((bundle / f"{top}.py").exists() or (bundle / top).is_dir()
+                           or any(bundle.glob(f"{top}.*.so"))):
         return "local"
     if top in sys.stdlib_module_names or top in sys.builtin_module_names:
         return "stdlib"
@@ -102,7 +103,7 @@ def sandbox_check(bundle: Path) -> list[str]:
         elif top in NETWORK_MODULES:
             warnings.append(f"[network_import] miner.py:{line}: imports {name}; newer subnet versions refuse "
                             "network modules in miner.py")
-        home = _module_home(name, bundle)
+        home = module_home(name, bundle)
         if home == "local":
             errors.append(f"[local_import] miner.py:{line}: imports {name}, which is not stdlib or site-packages "
                           "(the chute loads only miner.py from the repo)")
