@@ -33,7 +33,6 @@ The rules, by name:
 from __future__ import annotations
 
 import ast
-import functools
 import importlib.util
 import itertools
 import sys
@@ -107,20 +106,11 @@ def check_memory(bundle: Path, limit: int = MAX_MINER_BYTES) -> list[Violation]:
     return []
 
 
-@functools.lru_cache(maxsize=1)
-def _chute_load_piece():
-    """`chute_template/load.py`, the chute's own sandbox code, imported by path: the kit classifies
-    imports with the very function the chute runs, so the two can never disagree."""
-    path = Path(__file__).resolve().parents[1] / "chute_template" / "load.py"
-    spec = importlib.util.spec_from_file_location("tvkit_chute_load_piece", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def _classify_module(name: str, bundle: Path) -> str | None:
     """None if fine, else a rule name: local_import, missing_module."""
-    home = _chute_load_piece().module_home(name, bundle)
+    from .chute.render import template_piece
+
+    home = template_piece("load").module_home(name, bundle)
     return {"local": "local_import", "missing": "missing_module"}.get(home)
 
 

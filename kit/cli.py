@@ -197,6 +197,17 @@ def _cmd_run(args: argparse.Namespace) -> int:
     table = format_score_table(result.metrics)
     if table:
         print(table)
+    for name, metrics in result.metrics.items():  # the verdicts last, where the eye lands
+        if "dry_run_verdict" in metrics:
+            failed = [k for k, ok in (metrics.get("dry_run_checks") or {}).items() if not ok]
+            print(f"dry run ({name}): {metrics['dry_run_verdict']}" + (f" (failed: {', '.join(failed)})" if failed
+                                                                        else ""))
+        if "planned_steps" in metrics:
+            missing = metrics.get("missing_settings") or []
+            mode = "plan only, nothing shipped" if metrics.get("plan_only") else \
+                f"shipped: {metrics.get('chute_name')} ({metrics.get('slug')})"
+            print(f"deploy plan ({name}): {' -> '.join(metrics['planned_steps'])}; {mode}"
+                  + (f"; to ship, set {', '.join(missing)}" if missing else ""))
     print(f"summary: {result.summary}")
     print(f"run {result.status}: {result.run_id}")
     print(result.run_dir)
@@ -443,6 +454,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .chute.cli import add_chute_commands
 
     add_chute_commands(sub)
+    from .deploy.cli import add_deploy_commands
+
+    add_deploy_commands(sub)
     return p
 
 

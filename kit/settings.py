@@ -32,6 +32,7 @@ SETTINGS_HELP: dict[str, tuple[bool, str]] = {
     "BITTENSOR_WALLET_PATH": (False, "where btcli keeps wallets (default ~/.bittensor/wallets)"),
     "CHUTES_API_URL": (False, "Chutes API base URL (default https://api.chutes.ai)"),
     "HF_ENDPOINT": (False, "Hugging Face Hub base URL (default https://huggingface.co)"),
+    "CHUTES_CHUTE_URL": (False, "a deployed chute's base URL, {slug} filled in (default https://{slug}.chutes.ai)"),
 }
 
 _SECRET_NAME = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL)", re.I)
@@ -84,6 +85,7 @@ class Settings:
     chutes_api_url: str = "https://api.chutes.ai"
     hf_endpoint: str = "https://huggingface.co"
     env_file: Path | None = None
+    chutes_chute_url: str = "https://{slug}.chutes.ai"
 
     def secrets(self) -> list[str]:
         return [v.reveal() for f in fields(self) if isinstance(v := getattr(self, f.name), Secret) and v]
@@ -148,6 +150,7 @@ def load_settings(env_file: str | os.PathLike | None = None, environ: dict[str, 
         chutes_api_url=(get("CHUTES_API_URL") or "https://api.chutes.ai").rstrip("/"),
         hf_endpoint=(get("HF_ENDPOINT") or "https://huggingface.co").rstrip("/"),
         env_file=path if path is not None and path.is_file() else None,
+        chutes_chute_url=(get("CHUTES_CHUTE_URL") or "https://{slug}.chutes.ai").rstrip("/"),
     )
     register_secrets(*settings.secrets())
     return settings

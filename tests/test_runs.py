@@ -263,6 +263,13 @@ def test_tvkit_run_smoke_runs_the_suite_wired_and_writes_no_secret(tmp_path):
     assert params["passed"]["03_evaluate"]["sources"]["video"] == "01_data_prep"
     assert metrics["03_evaluate"]["video"] == metrics["01_data_prep"]["video"]
     assert metrics["01_data_prep"]["clip_splits"][os.path.basename(metrics["03_evaluate"]["video"])[:-4]] == "val"
+    # 02 scores the bundle it hands on on that clip too; 04 dry-runs that very bundle: one score three times
+    assert params["passed"]["02_train"]["sources"]["video"] == "01_data_prep"
+    assert params["passed"]["04_chute_dry_run"]["sources"]["bundle"] == "02_train"
+    finals = {nb: metrics[nb]["breakdown"]["final"] for nb in ("02_train", "03_evaluate", "04_chute_dry_run")}
+    assert len(set(finals.values())) == 1 and finals["03_evaluate"] > 0.5, finals
+    assert metrics["04_chute_dry_run"]["dry_run_verdict"] == "PASS"
+    assert "dry run (04_chute_dry_run): PASS" in r.stdout
     executed = nbformat.read(run_dir / "00_onboarding.ipynb", as_version=4)
     assert any(c.get("outputs") for c in executed.cells if c.cell_type == "code")
     # under papermill the widgets cannot move: 03 shows static pictures, and its explorer a text fallback

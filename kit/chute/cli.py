@@ -120,8 +120,13 @@ def _cmd_test_chute(args: argparse.Namespace) -> int:
     from .dryrun import DryRun
     from .rehearse import rehearse
 
-    if bool(args.local) == bool(args.url):
-        raise KitError("say which chute: --local (dry-run a bundle here) or --url URL (a running chute)")
+    if sum(map(bool, (args.local, args.url, args.revision))) != 1:
+        raise KitError("say which chute: --local (dry-run a bundle here), --url URL (a running chute) or "
+                       "--revision R (your deployed chute of that revision)")
+    if args.revision:
+        from ..deploy.cli import resolve_chute
+
+        _, chute, args.url = resolve_chute(args.revision, args.hf_repo)
     with tempfile.TemporaryDirectory(prefix="tvkit-test-") as tmp:
         video, truth = (Path(args.video), Path(args.truth) if args.truth else None) if args.video \
             else _synthetic_clip(tmp, args.frames)
@@ -132,6 +137,13 @@ def _cmd_test_chute(args: argparse.Namespace) -> int:
         else:
             key = load_settings().chutes_api_key
             r = rehearse(args.url, video, truth, api_key=key, clip_url=args.clip_url, seed=args.seed)
+        if args.revision:
+            from ..deploy.ledger import append
+
+            append("test", {"revision": args.revision, "chute_name": chute.get("name"), "slug": chute.get("slug"),
+                            "ok": r.ok, "status": r.status, "seconds": round(r.seconds, 3),
+                            "latency_score": r.latency_score, "final": r.breakdown.get("final"),
+                            "video": str(video)})
         return _report(r, args.json)
 
 
@@ -139,6 +151,12 @@ def _cmd_ping(args: argparse.Namespace) -> int:
     from ..settings import load_settings
     from .rehearse import ping
 
+    if bool(args.url) == bool(args.revision):
+        raise KitError("say which chute: --url URL (a running chute) or --revision R (your deployed chute)")
+    if args.revision:
+        from ..deploy.cli import resolve_chute
+
+        _, _, args.url = resolve_chute(args.revision, args.hf_repo)
     health = ping(args.url, load_settings().chutes_api_key)
     print(json.dumps(health, indent=None if not args.json else 2))
     return 0 if health.get("model_loaded") else 1
@@ -165,6 +183,8 @@ def add_chute_commands(sub) -> None:
     t = sub.add_parser("test-chute", help="a validator-style challenge: POST, check the contract, score, time")
     t.add_argument("--local", action="store_true", help="dry-run --bundle here and rehearse against it")
     t.add_argument("--url", help="the base URL of a running chute (e.g. what dry-run printed)")
+    t.add_argument("--revision", help="your deployed chute of this Hugging Face revision (found via the Chutes API)")
+    t.add_argument("--hf-repo", help="with --revision: USER/NAME (default HF_USER/turbovision-miner)")
     t.add_argument("--bundle", help="with --local: the bundle (default: package the reference model)")
     t.add_argument("--video", help="the clip (default: a fresh synthetic clip with ground truth)")
     t.add_argument("--truth", help="its ground-truth JSON, to score the answer")
@@ -175,6 +195,8 @@ def add_chute_commands(sub) -> None:
     t.set_defaults(func=_cmd_test_chute)
 
     p = sub.add_parser("ping-chute", help="POST /health to a running chute")
-    p.add_argument("--url", required=True, help="the chute's base URL")
+    p.add_argument("--url", help="the chute's base URL")
+    p.add_argument("--revision", help="your deployed chute of this Hugging Face revision (found via the Chutes API)")
+    p.add_argument("--hf-repo", help="with --revision: USER/NAME (default HF_USER/turbovision-miner)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_ping)

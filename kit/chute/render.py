@@ -13,7 +13,9 @@ revision always gets the same name and two revisions never share one.
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import importlib.util
 import os
 import re
 from pathlib import Path
@@ -80,6 +82,17 @@ def load_chute_config(bundle: str | os.PathLike | None) -> dict[str, Any]:
     if problems:
         raise KitError("; ".join(p.message for p in problems))
     return yaml.safe_load((folder / "chute_config.yml").read_text())
+
+
+@functools.lru_cache(maxsize=None)
+def template_piece(name: str):
+    """`chute_template/<name>.py` imported by path: the kit runs the chute's own code where it must
+    agree with the chute (import classification, image tags), instead of a copy of it."""
+    path = TEMPLATE_ROOT / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"tvkit_chute_piece_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def _piece(path: Path) -> str:

@@ -1,0 +1,55 @@
+"""What every ship/operate command shares: credentials checks, where the kit keeps its records."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .. import KitError
+from ..settings import SETTINGS_HELP, Settings, load_settings
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_REPO_NAME = "turbovision-miner"
+
+
+class MissingCredentials(KitError):
+    """One or more settings are unset; the message names each and how to get it."""
+
+    def __init__(self, names: list[str], what: str):
+        self.names = names
+        lines = "\n".join(f"  {n}: {SETTINGS_HELP[n][1]}" for n in names)
+        super().__init__(f"{what} needs {', '.join(names)} (not set). Put them in the environment or in .env "
+                         f"at the repo root:\n{lines}\n`tvkit doctor --deploy` checks them all.")
+
+
+def require(settings: Settings, *names: str, what: str = "this command") -> None:
+    missing = settings.missing(*names)
+    if missing:
+        raise MissingCredentials(missing, what)
+
+
+def settings() -> Settings:
+    return load_settings()
+
+
+def hf_repo_of(s: Settings, hf_repo: str | None = None) -> str:
+    """--hf-repo, else HF_USER/turbovision-miner (the repo `tvkit push` creates)."""
+    if hf_repo:
+        return hf_repo
+    if not s.hf_user:
+        raise MissingCredentials(["HF_USER"], "naming the Hugging Face repo (or pass --hf-repo USER/NAME)")
+    return f"{s.hf_user}/{DEFAULT_REPO_NAME}"
+
+
+def deployments_dir() -> Path:
+    """Where the ledger and rendered chute files live (TVKIT_DEPLOYMENTS_DIR, else deployments/)."""
+    return Path(os.environ.get("TVKIT_DEPLOYMENTS_DIR") or REPO_ROOT / "deployments")
+
+
+def chute_base_url(s: Settings, slug: str) -> str:
+    """A deployed chute's base URL: CHUTES_CHUTE_URL with {slug} filled in."""
+    template = s.chutes_chute_url
+    if "{slug}" not in template:
+        raise KitError(f"CHUTES_CHUTE_URL={template!r} has no {{slug}} placeholder "
+                       "(the default is https://{slug}.chutes.ai)")
+    return template.replace("{slug}", slug).rstrip("/")
