@@ -1,7 +1,10 @@
 """The miner bundle: package it, and answer a video through it exactly as the chute would.
 
 `package` copies `chute_template/bundle/` (miner.py, chute_config.yml) and two ONNX models
-(the committed reference models by default) into a folder, checks every chute rule
+(the committed reference models by default) into a folder, writes the validator's pitch
+template there (`pitch_template.png`, rendered by `kit.pitch`, pixel-identical to the
+validator's, so the miner can score its keypoints exactly as the validator will; about
+20 kB), checks every chute rule
 (`kit.chute_rules`) and only then puts the folder in place: a bundle that breaks a rule is
 refused with the rule's name, and an earlier bundle at that path stays as it was.
 
@@ -29,12 +32,27 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE_DIR = REPO_ROOT / "chute_template" / "bundle"
 REFERENCE_DIR = REPO_ROOT / "chute_template" / "reference"
 MODEL_NAMES = {"detect": "detect.onnx", "pose": "pose.onnx"}
+TEMPLATE_NAME = "pitch_template.png"   # the name miner.py looks for (its TEMPLATE_FILE)
+
+
+def write_pitch_template(folder: str | os.PathLike) -> Path:
+    """Write the validator's 1050 x 680 pitch template (kit.pitch's rendering) as a lossless PNG."""
+    import cv2
+    import numpy as np
+
+    from .pitch import render_template
+
+    out = Path(folder) / TEMPLATE_NAME
+    if not cv2.imwrite(str(out), np.ascontiguousarray(render_template())):
+        raise KitError(f"{out}: could not write the pitch template")
+    return out
 
 
 def package(out: str | os.PathLike, detect_model: str | os.PathLike | None = None,
             pose_model: str | os.PathLike | None = None, template: str | os.PathLike | None = None,
             extra_files: list[str | os.PathLike] | None = None, run_self_test: bool = True) -> Path:
-    """Write a checked bundle to `out`: miner.py, chute_config.yml, detect.onnx, pose.onnx.
+    """Write a checked bundle to `out`: miner.py, chute_config.yml, detect.onnx, pose.onnx and
+    pitch_template.png.
 
     Models default to the committed reference models (chute_template/reference/). Raises
     BundleError naming each broken rule; `out` is replaced only by a bundle that passes.
@@ -66,6 +84,7 @@ def package(out: str | os.PathLike, detect_model: str | os.PathLike | None = Non
                 shutil.copy2(f, tmp / f.name)
         for task, path in models.items():
             shutil.copy2(path, tmp / MODEL_NAMES[task])
+        write_pitch_template(tmp)
         for f in extra_files or []:
             shutil.copy2(f, tmp / Path(f).name)
         violations = check_bundle(tmp, run_self_test=run_self_test)

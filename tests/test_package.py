@@ -123,6 +123,20 @@ def test_predict_reports_a_failing_miner_as_the_chute_would(tmp_path, models):
     assert pred.answer["success"] is False and "boom" in pred.answer["error"]
 
 
+def test_package_writes_the_validators_pitch_template(tmp_path, models, reference_template):
+    """The bundle carries pitch_template.png, pixel-identical to the validator's template, and
+    the packaged miner uses it."""
+    import cv2
+    import numpy as np
+
+    from kit.chute_rules import load_miner
+
+    out = package(tmp_path / "bundle", *models)
+    img = cv2.imread(str(out / "pitch_template.png"))
+    assert img is not None and np.array_equal(img, reference_template)
+    assert np.array_equal(load_miner(out).template, reference_template)
+
+
 def test_reference_bundle_packages(tmp_path):
     """`tvkit package` with no model arguments bundles the committed reference models."""
     r = tvkit("package", "--out", str(tmp_path / "ref"))
