@@ -29,6 +29,8 @@ from train_reference import EVAL_SEED  # noqa: E402
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--clips", type=int, default=5)
+    ap.add_argument("--seed", type=int, default=EVAL_SEED, help="clip seed (default EVAL_SEED; others do not "
+                    "touch run.json)")
     ap.add_argument("--frames", type=int, default=250)
     ap.add_argument("--clips-dir", default=str(HERE.parents[1] / "data" / "ref_eval"))
     ap.add_argument("--bundle", help="default: package the committed reference models")
@@ -37,7 +39,7 @@ def main() -> None:
     clips_dir = Path(a.clips_dir)
     have = sorted(clips_dir.glob("clip_*.json"))
     if len(have) < a.clips:
-        generate_clips(clips_dir, a.clips, a.frames, EVAL_SEED, progress=False)
+        generate_clips(clips_dir, a.clips, a.frames, a.seed, progress=False)
     with tempfile.TemporaryDirectory() as tmp:
         bundle = Path(a.bundle) if a.bundle else package(Path(tmp) / "bundle")
         miner = load_miner(bundle)
@@ -53,11 +55,11 @@ def main() -> None:
             rows.append(row)
             print(json.dumps({k: row[k] for k in ("clip", *BREAKDOWN_KEYS)}), flush=True)
     mean = {k: round(sum(r[k] for r in rows) / len(rows), 4) for k in BREAKDOWN_KEYS}
-    out = {"eval_seed": EVAL_SEED, "n_clips": a.clips, "frames_per_clip": a.frames, "mode": "full", "mean": mean,
+    out = {"eval_seed": a.seed, "n_clips": a.clips, "frames_per_clip": a.frames, "mode": "full", "mean": mean,
            "clips": rows}
     Path(a.out).write_text(json.dumps(out, indent=2))
     run = HERE / "run.json"
-    if run.is_file() and not a.bundle:
+    if run.is_file() and not a.bundle and a.seed == EVAL_SEED:
         rec = json.loads(run.read_text())
         rec["evaluation"] = {"eval_seed": EVAL_SEED, "n_clips": a.clips, "frames_per_clip": a.frames, "mean": mean}
         run.write_text(json.dumps(rec, indent=2, default=str))
