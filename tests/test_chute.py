@@ -18,7 +18,6 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from conftest import REPO, TVKIT
@@ -89,6 +88,7 @@ def test_rendered_file_imports_under_chutes_with_the_bundle_settings(tmp_path):
 
     (bundle / "chute_config.yml").write_text(yaml.safe_dump(CONFIG))
     out = write_chute_script(tmp_path / "my_chute.py", "alice/tv", REV, "Alice", bundle=bundle)
+    assert out == tmp_path / "my_chute.py" and "import kit" not in out.read_text()
     probe = ("import json, my_chute as m; c = m.chute; "
              "print(json.dumps({'name': c.name, 'user': c._username, 'conc': c.concurrency, 'inst': c.max_instances, "
              "'ns': c.node_selector.model_dump(), 'image': str(c.image), "

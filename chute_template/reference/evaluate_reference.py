@@ -12,7 +12,6 @@ import argparse
 import json
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -46,7 +45,6 @@ def main() -> None:
         rows = []
         for i in range(a.clips):
             video, truth = clips_dir / f"clip_{i:03d}.mp4", clips_dir / f"clip_{i:03d}.json"
-            t0 = time.perf_counter()
             pred = predict_video(miner, video)
             ev = evaluate(pred.answer, truth, video, mode="full")
             row = {k: round(ev.breakdown[k], 4) for k in BREAKDOWN_KEYS}
