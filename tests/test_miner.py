@@ -245,3 +245,35 @@ def test_keypoints_follow_the_pitch_without_the_pose_model(miner):
 
     scores = [score_frame(f, m.keypoints(f).tolist()).score for f, _ in frames]
     assert np.mean(scores) >= 0.8, scores
+
+
+def test_large_frames_give_the_same_keypoints_scaled(miner):
+    """A 1920 x 1080 frame is aligned on a 960 x 540 working copy, then projected and checked at
+    its own size: its keypoints are the 960 x 540 frame's, doubled, within a few pixels."""
+    from kit.pitch import render_template
+
+    mod = load_miner_module(miner.path)
+    frames = _frames_with_truth(4, seed=407)
+    first = next(gt for _, gt in frames if np.any(gt != 0, axis=1).sum() >= 4)
+    vis = np.any(first != 0, axis=1)
+    Hg, _ = cv2.findHomography(mod.TEMPLATE_KEYPOINTS[vis], first[vis].astype(np.float64))
+    runs = {}
+    for k in (1, 2):
+        m = mod.Miner.__new__(mod.Miner)
+        m.cfg = dict(mod.SETTINGS)
+        m.template = np.array(render_template())
+        m._reset((540 * k, 960 * k))
+        m.pose_points = lambda frame: None
+        m.prev_h = np.diag([k, k, 1.0]) @ np.array([[1, 0, 5.0], [0, 1, 3.0], [0, 0, 1]]) @ Hg
+        runs[k] = [m.keypoints(cv2.resize(f, (960 * k, 540 * k), interpolation=cv2.INTER_LINEAR) if k > 1 else f)
+                   for f, _ in frames]
+    n_both = 0
+    for small, large in zip(runs[1], runs[2]):
+        both = np.any(small != 0, axis=1) & np.any(large != 0, axis=1)
+        n_both += both.sum()
+        assert np.abs(large[both] - 2 * small[both]).max() <= 6
+        # a point dropped on one side only lies near the frame edge (in-frame rules at each size)
+        for p in np.flatnonzero(np.any(small != 0, axis=1) ^ np.any(large != 0, axis=1)):
+            q = small[p] if small[p].any() else large[p] / 2
+            assert min(q[0], q[1], 960 - q[0], 540 - q[1]) <= 4, (p, small[p], large[p])
+    assert n_both >= 8

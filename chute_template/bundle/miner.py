@@ -35,6 +35,9 @@ every batch of one clip; `offset == 0` starts a new clip):
   32 points (in-frame ones; (0, 0) elsewhere; never a degenerate subset or twisted pitch)
   and scored; the best is sent. A candidate that a rule zeroes (a square line blob, often
   a few clipped pixels) gets 1-pixel nudges; all (0, 0) only when nothing scores.
+  A frame larger than 960 x 540 (`work_px`) is aligned and ranked on a downscaled copy, so its
+  cost stays that of 960 x 540; the winner is then aligned once more, projected and scored at
+  the frame's own size, the size the validator scores (its rules depend on it).
 """
 
 from __future__ import annotations
@@ -69,6 +72,10 @@ SETTINGS = {
     "retry_kpt_conf": 0.1,     # ... the loose fit's keypoint threshold
     "retry_ransac_px": 15.0,   # ... and its RANSAC threshold
     "hold_frames": 25,         # frames the last good homography stays a candidate when nothing scores
+    "work_px": 960 * 540,      # frames with more pixels are aligned and their candidates ranked on a copy
+                               # downscaled to this area (16:9: 960 x 540, where the settings above were tuned);
+                               # the answer is then projected and checked at the frame's own size
+    "polish_radii": (6, 4, 3), # ... after a last alignment there (`polish_homography`, radii in frame px; (): off)
     "track_iou": 0.30,         # detection-to-track match threshold
     "alpha": 0.65,             # alpha-beta filter gains (position, velocity)
     "beta": 0.15,
@@ -336,7 +343,7 @@ def _twisted(Hm: np.ndarray) -> bool:
     return _cross(c[0], c[1], c[2], c[3]) or _cross(c[1], c[2], c[3], c[0])
 
 
-def _degenerate(points: np.ndarray, W: int, H: int) -> bool:
+def _degenerate(points: np.ndarray, W: int, H: int, margin: float = EDGE_MARGIN) -> bool:
     visible = {i + 1 for i in range(len(points)) if points[i, 0] != 0 or points[i, 1] != 0}
     for g in DEGENERATE_GROUPS:
         if visible and visible <= set(g):
@@ -344,13 +351,13 @@ def _degenerate(points: np.ndarray, W: int, H: int) -> bool:
             for pid in g[:2]:
                 x, y = points[pid - 1]
                 e = set()
-                if x <= EDGE_MARGIN:
+                if x <= margin:
                     e.add("l")
-                if x >= W - EDGE_MARGIN:
+                if x >= W - margin:
                     e.add("r")
-                if y <= EDGE_MARGIN:
+                if y <= margin:
                     e.add("t")
-                if y >= H - EDGE_MARGIN:
+                if y >= H - margin:
                     e.add("b")
                 edges.append(e)
             if edges[0] & edges[1]:
@@ -376,10 +383,10 @@ def fit_homography(kpts: np.ndarray, W: int, H: int, cfg: dict) -> np.ndarray | 
     return Hm / Hm[2, 2]
 
 
-def project_keypoints(Hm: np.ndarray | None, W: int, H: int) -> np.ndarray:
+def project_keypoints(Hm: np.ndarray | None, W: int, H: int, margin: float = EDGE_MARGIN) -> np.ndarray:
     """(32, 2) int frame points of the template under Hm; (0, 0) outside the frame, and all
     (0, 0) when the validator would zero the frame anyway (twisted corners, fewer than 4
-    points, a degenerate subset)."""
+    points, a degenerate subset; `margin`: the edge band of that rule, frame pixels)."""
     zeros = np.zeros((32, 2), dtype=np.int64)
     if not _valid(Hm) or _twisted(Hm):
         return zeros
@@ -389,7 +396,7 @@ def project_keypoints(Hm: np.ndarray | None, W: int, H: int) -> np.ndarray:
     pts = np.rint(np.nan_to_num(proj, nan=-1.0, posinf=-1.0, neginf=-1.0)).astype(np.int64)
     inside = (w > 0) & (pts[:, 0] >= 1) & (pts[:, 1] >= 1) & (pts[:, 0] < W) & (pts[:, 1] < H)
     pts[~inside] = 0
-    if inside.sum() < 4 or _degenerate(pts, W, H):
+    if inside.sum() < 4 or _degenerate(pts, W, H, margin):
         return zeros
     return pts
 
@@ -476,11 +483,13 @@ class FrameView:
 
     `score(points)` is the validator's score of 32 integer points on this frame, rule for rule;
     `edges` (step 7 before the ground mask) and the edge-distance map used to align the lines
-    are computed once per frame, on first use.
+    are computed once per frame, on first use. `margin` is the degenerate-subset rule's edge
+    band (100 px on the frame the validator sees; a downscaled working copy of a large frame
+    scales it, so that its score is the proxy of the full-size one).
     """
 
-    def __init__(self, frame: np.ndarray, template: np.ndarray):
-        self.frame, self.template = frame, template
+    def __init__(self, frame: np.ndarray, template: np.ndarray, margin: float = EDGE_MARGIN):
+        self.frame, self.template, self.margin = frame, template, margin
         self.H, self.W = frame.shape[:2]
         self._edges = None
         self._dist = None
@@ -515,7 +524,7 @@ class FrameView:
         outside = (pts[:, 0] < 0) | (pts[:, 1] < 0) | (pts[:, 0] >= W) | (pts[:, 1] >= H)
         pts[outside] = 0
         vis = ~((pts[:, 0] == 0) & (pts[:, 1] == 0))
-        if vis.sum() < 4 or _degenerate(pts, W, H):                       # steps 3, 4
+        if vis.sum() < 4 or _degenerate(pts, W, H, self.margin):          # steps 3, 4
             return 0.0
         Hm, _ = cv2.findHomography(TEMPLATE_KEYPOINTS[vis].astype(np.float32), pts[vis].astype(np.float32))
         if Hm is None or _twisted(Hm):                                    # steps 4, 5
@@ -604,6 +613,37 @@ def refine_homography(view: FrameView, Hm: np.ndarray | None, cfg: dict) -> np.n
     return Hm
 
 
+def polish_homography(edges: np.ndarray, Hm: np.ndarray, radii, min_pairs: int) -> np.ndarray:
+    """A few ICP rounds at the frame's own size, for a homography aligned on a downscaled copy.
+
+    No distance map (its cost grows with the frame): every projected template line point looks
+    for edge pixels within `radius` and is pulled to their mean, which is the middle of a painted
+    line when both its borders are in reach (a line is several pixels wide on a large frame).
+    """
+    H, W = edges.shape[:2]
+    src = _LINE_SAMPLES
+    for r in radii:
+        oy, ox = np.mgrid[-r:r + 1, -r:r + 1]
+        disc = np.hypot(ox, oy).ravel() <= r
+        ox, oy = ox.ravel()[disc], oy.ravel()[disc]
+        w = Hm[2, 0] * src[:, 0] + Hm[2, 1] * src[:, 1] + Hm[2, 2]
+        qi = np.rint(cv2.perspectiveTransform(src.reshape(-1, 1, 2), Hm).reshape(-1, 2)).astype(np.int64)
+        ok = (w > 0) & (qi[:, 0] >= r) & (qi[:, 1] >= r) & (qi[:, 0] < W - r) & (qi[:, 1] < H - r)
+        x, y = qi[ok, 0], qi[ok, 1]
+        hits = edges[y[:, None] + oy[None], x[:, None] + ox[None]] > 0
+        n = hits.sum(1)
+        has = n > 0
+        if has.sum() < min_pairs:
+            break
+        n = np.maximum(n, 1)
+        dst = np.stack([x + (hits * ox).sum(1) / n, y + (hits * oy).sum(1) / n], 1)
+        Hn, _ = cv2.findHomography(src[ok][has], dst[has], 0)
+        if not _valid(Hn):
+            break
+        Hm = Hn / Hn[2, 2]
+    return Hm
+
+
 def _nudged(pts: np.ndarray, W: int, H: int):
     """Variants of a keypoint list shifted by a pixel (a square line blob is often a few pixels
     at the frame edge or a shrunken penalty spot; a 1-pixel shift reshapes it)."""
@@ -628,6 +668,14 @@ class _Candidate:
 
     def better(self, other: "_Candidate") -> "_Candidate":
         return other if other.score > self.score or (self.h is None and other.h is not None) else self
+
+
+def _remap(S: np.ndarray | None, Hm: np.ndarray) -> np.ndarray:
+    """A template -> frame homography carried through the pixel map S (None: unchanged)."""
+    if S is None:
+        return Hm
+    Hn = S @ Hm
+    return Hn / Hn[2, 2]
 
 
 # template -> mirrored template (x -> 1050 - x): the other half of the pitch in the same place
@@ -715,28 +763,94 @@ class Miner:
         validator will score it (`FrameView.score`, no ground truth needed); when all score 0,
         1-pixel nudges (`_nudged`) often clear a square-blob rule; all (0, 0) only when
         nothing scores.
+
+        A frame larger than `work_px` is worked on downscaled (`_work_view`): alignment and the
+        ranking of the candidates happen on the small copy (the settings' pixel values were tuned
+        at 960 x 540, and the cost no longer grows with the frame), then the winner is projected
+        and scored at the frame's own size, the size the validator scores (`_finish`).
         """
         cfg = self.cfg
-        H, W = frame.shape[:2]
-        view = FrameView(frame, self.template)
+        full = FrameView(frame, self.template)
+        view, S = self._work_view(full)
+        W, H = view.W, view.H
         best = _Candidate()
+        cands: list[_Candidate] = []
         if self.prev_h is not None:
-            best = best.better(self._candidate(view, self.prev_h, "prev"))
+            best = best.better(self._candidate(view, _remap(S, self.prev_h), "prev"))
+            cands.append(best)
             if best.score >= cfg["trust_score"]:
-                return self._keep(best)   # tracked well: the pose model is not needed
+                done = best if S is None else self._at_full(full, S, best)
+                if done.score > 0:
+                    return self._keep(done)   # tracked well: the pose model is not needed
         k = self.pose_points(frame)
+        if k is not None and S is not None:
+            k = k.copy()
+            k[:, :2] = k[:, :2] * (S[0, 0], S[1, 1]) + (S[0, 2], S[1, 2])
         Hp = fit_homography(k, W, H, cfg) if k is not None else None
         if Hp is not None and (best.h is None or _moved_px(best.h, Hp, W, H) > cfg["dup_px"]):
-            best = best.better(self._candidate(view, Hp, "pose"))
+            cands.append(self._candidate(view, Hp, "pose"))
+            best = best.better(cands[-1])
         if best.score < cfg["retry_below"] and k is not None:
             loose = fit_homography(k, W, H, dict(cfg, kpt_conf=cfg["retry_kpt_conf"], ransac_px=cfg["retry_ransac_px"]))
             for name, Hc in (("mirror", None if Hp is None else Hp @ _MIRROR), ("loose", loose),
                              ("loose_mirror", None if loose is None else loose @ _MIRROR)):
                 if Hc is not None:
-                    best = best.better(self._candidate(view, Hc, name))
-        if best.score <= 0:
-            best = best.better(self._nudge(view, best))
-        return self._keep(best)
+                    cands.append(self._candidate(view, Hc, name))
+                    best = best.better(cands[-1])
+        if S is None:
+            if best.score <= 0:
+                best = best.better(self._nudge(view, best))
+            return self._keep(best)
+        return self._keep(self._finish(full, S, best, cands))
+
+    def _work_view(self, full: FrameView) -> tuple[FrameView, np.ndarray | None]:
+        """The view candidates are aligned and ranked on: the frame itself when it has at most
+        `work_px` pixels (S None), else an INTER_AREA copy of that area and S, the 3 x 3 map
+        from frame pixels to the copy's (pixel centres kept: x' = sx (x + 0.5) - 0.5)."""
+        W, H = full.W, full.H
+        s = float(np.sqrt(self.cfg["work_px"] / float(W * H)))
+        if s >= 1.0:
+            return full, None
+        w, h = max(8, int(round(W * s))), max(8, int(round(H * s)))
+        if w >= W or h >= H:
+            return full, None
+        sx, sy = w / W, h / H
+        small = cv2.resize(full.frame, (w, h), interpolation=cv2.INTER_AREA)
+        S = np.array([[sx, 0.0, 0.5 * sx - 0.5], [0.0, sy, 0.5 * sy - 0.5], [0.0, 0.0, 1.0]])
+        return FrameView(small, self.template, EDGE_MARGIN * min(sx, sy)), S
+
+    def _at_full(self, full: FrameView, S: np.ndarray, cand: "_Candidate") -> "_Candidate":
+        """A working-copy candidate at the frame's own size: aligned there once more
+        (`polish_homography`), projected and scored (exact rules); unpolished if that scores 0."""
+        if cand.h is None:
+            return _Candidate(name=cand.name)
+        Hf = _remap(np.linalg.inv(S), cand.h)
+        if self.cfg["polish_radii"] and full.edges.any():
+            Hp = polish_homography(full.edges, Hf, self.cfg["polish_radii"], self.cfg["refine_min_pairs"])
+            if Hp is not Hf and _moved_px(Hf, Hp, full.W, full.H) <= self.cfg["refine_max_move"] * full.W:
+                pts = project_keypoints(Hp, full.W, full.H)
+                s = full.score(pts) if pts.any() else 0.0
+                if s > 0:
+                    return _Candidate(s, pts, Hp, cand.name + "+polish")
+        pts = project_keypoints(Hf, full.W, full.H)
+        return _Candidate(full.score(pts) if pts.any() else 0.0, pts, Hf, cand.name)
+
+    def _finish(self, full: FrameView, S: np.ndarray, best: "_Candidate", cands: list) -> "_Candidate":
+        """The answer for a downscaled frame: the working copy's winner, if it scores at full size
+        (rules such as a square line blob or the 100 px edge band depend on the size); else its
+        1-pixel nudges at full size; else the next candidates that scored on the copy."""
+        first = self._at_full(full, S, best)
+        if first.score > 0:
+            return first
+        if first.h is not None and first.pts.any():
+            nudged = self._nudge(full, first)
+            if nudged.score > 0:
+                return nudged
+        for c in sorted((c for c in cands if c is not best and c.score > 0), key=lambda c: -c.score):
+            f = self._at_full(full, S, c)
+            if f.score > 0:
+                return f
+        return first
 
     def _keep(self, best: "_Candidate") -> np.ndarray:
         """Remember the answer's homography for the next frame (a while, if nothing scored)."""
@@ -752,7 +866,7 @@ class Miner:
     def _candidate(self, view: FrameView, Hm: np.ndarray, name: str) -> "_Candidate":
         """A homography aligned with the frame's lines, projected, and scored as the validator will."""
         Hr = refine_homography(view, Hm, self.cfg)
-        pts = project_keypoints(Hr, view.W, view.H)
+        pts = project_keypoints(Hr, view.W, view.H, view.margin)
         return _Candidate(view.score(pts) if pts.any() else 0.0, pts, Hr, name)
 
     def _nudge(self, view: FrameView, cand: "_Candidate") -> "_Candidate":
