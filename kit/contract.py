@@ -185,6 +185,34 @@ def answer_error(message: str) -> dict[str, Any]:
     return {"success": False, "predictions": None, "error": message}
 
 
+def frame_dict(result: Any) -> dict[str, Any]:
+    """One frame of a miner's `predict_batch` result as the JSON dict the chute sends.
+
+    The validator's chute calls `.model_dump()` on every result (a pydantic model), so that is
+    what miners return; older miners returned plain dicts, which the official chute rejects.
+    The kit's own paths (predict, latency, comply) accept both and read them the same way.
+
+    >>> frame_dict({"frame_id": 0, "boxes": [], "keypoints": []})["frame_id"]
+    0
+    """
+    dump = getattr(result, "model_dump", None)
+    if callable(dump):
+        out = dump()
+    elif isinstance(result, dict):
+        out = dict(result)
+    else:
+        raise ContractError(f"predict_batch returned a {type(result).__name__} for a frame; the official chute needs "
+                            "a pydantic model (it calls .model_dump() on each result)")
+    if not isinstance(out, dict):
+        raise ContractError(f"model_dump() of a frame result gave a {type(out).__name__}, not a dict")
+    return out
+
+
+def frame_dicts(results: Any) -> list[dict[str, Any]]:
+    """`frame_dict` over one `predict_batch` return value (a list of results)."""
+    return [frame_dict(r) for r in results]
+
+
 def empty_frame(frame_id: int, n_keypoints: int = N_KEYPOINTS) -> dict[str, Any]:
     return {"frame_id": frame_id, "boxes": [], "keypoints": [[0, 0] for _ in range(n_keypoints)]}
 
