@@ -174,7 +174,7 @@ def run_checks(deploy: bool = False, root: Path | None = None, settings: Setting
         check_module("supervision", "supervision", setup),
         check_module("opencv", "cv2", setup),
         check_module("onnxruntime", "onnxruntime", setup),
-        check_module("chutes", "chutes", "`pip install chutes==0.6.9` (needs gcc for netifaces) or `make setup`"),
+        check_module("chutes", "chutes", "`pip install chutes==0.6.11rc2` (needs gcc for netifaces) or `make setup`"),
         check_module("huggingface_hub", "huggingface_hub", setup),
         check_disk(root),
         *check_credentials(s, essential=deploy),

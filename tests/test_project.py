@@ -20,7 +20,7 @@ def test_environment_yml_mirrors_the_pins():
 
 def test_required_pins():
     deps = pyproject()["project"]["dependencies"]
-    for pin in ("torch==2.14.*", "torchvision==0.29.*", "ultralytics==8.4.*", "supervision==0.31.*", "chutes==0.6.9"):
+    for pin in ("torch==2.14.*", "torchvision==0.29.*", "ultralytics==8.4.*", "supervision==0.31.*", "chutes==0.6.11rc2"):
         assert pin in deps
 
 

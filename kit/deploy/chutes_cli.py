@@ -62,7 +62,7 @@ def chutes_executable() -> str:
 
     found = shutil.which("chutes")
     if not found:
-        raise KitError("the `chutes` command is not installed in this environment (pip install chutes==0.6.9)")
+        raise KitError("the `chutes` command is not installed in this environment (pip install chutes==0.6.11rc2)")
     return found
 
 
