@@ -127,7 +127,7 @@ def predict_video(bundle_or_miner: Any, video: str | os.PathLike, batch_size: in
     """
     from tqdm.auto import tqdm
 
-    from .contract import answer_error, answer_ok
+    from .contract import answer_error, answer_ok, frame_dicts
     from .datasets import VideoReader
 
     if batch_size < 1:
@@ -146,14 +146,14 @@ def predict_video(bundle_or_miner: Any, video: str | os.PathLike, batch_size: in
                 batch.append(frame)
                 if len(batch) == batch_size:
                     t0 = time.perf_counter()
-                    frames_out += miner.predict_batch(batch, offset, n_keypoints)
+                    frames_out += frame_dicts(miner.predict_batch(batch, offset, n_keypoints))
                     batch_s.append(time.perf_counter() - t0)
                     offset += len(batch)
                     bar.update(len(batch))
                     batch = []
             if batch:
                 t0 = time.perf_counter()
-                frames_out += miner.predict_batch(batch, offset, n_keypoints)
+                frames_out += frame_dicts(miner.predict_batch(batch, offset, n_keypoints))
                 batch_s.append(time.perf_counter() - t0)
                 bar.update(len(batch))
         except KitError:

@@ -5,10 +5,18 @@ This file is the Hugging Face bundle's entry point. The chute imports it by path
     miner = Miner(path_hf_repo)                       # once, at start-up
     miner.predict_batch(frames, offset, n_keypoints)  # batches of BGR frames, in clip order
 
-It is self-contained on purpose: the chute image has numpy, OpenCV and onnxruntime but not
-the kit, and the chute rules allow only stdlib and site-packages imports, no subprocesses and
-no network. Everything below is plain numpy/OpenCV around two ONNX models that live beside
-this file:
+It is self-contained on purpose: the chute image has numpy, OpenCV, onnxruntime, Pillow and
+pydantic but not the kit; the validator's chute imports only stdlib and site-packages
+modules, and the compliance loop refuses network and process modules and calls such as
+`open(`, `eval(` or `os.remove(` in this file (read files with `Path.read_text`).
+
+What `predict_batch` returns: one pydantic `FrameResult` per image, never a dict. The chute
+every miner must deploy (the validator's template) calls `.model_dump()` on each result, so a
+dict fails every challenge. A box's `cls_id` indexes the element's `objects` (the manifest's
+class names; `tvkit package --element ID` writes them into `miner.json`), and a player's team
+travels as `team_id` (1 or 2).
+
+Everything below is plain numpy/OpenCV around two ONNX models that live beside this file:
 
 - `detect.onnx`: a YOLO detector, classes 0 ball, 1 goalkeeper, 2 player, 3 referee;
 - `pose.onnx`: a YOLO pose model, one "pitch" object whose 32 keypoints are the template's.
@@ -24,8 +32,8 @@ every batch of one clip; `offset == 0` starts a new clip):
   fills a gap of up to `max_gap` frames when a tracked object is missed;
 - **keypoints, scored before they are sent**: the validator's keypoint metric needs no
   ground truth, only the frame and the 32 points (SCORING.md steps 1-11), so `FrameView`
-  computes it here, rule for rule, on the validator's own template (`pitch_template.png`,
-  written into the bundle by the kit; an OpenCV drawing of it if the file is missing).
+  computes it here, rule for rule, on the validator's own template (`draw_template` paints
+  it pixel for pixel: a bundle may not carry a .png, the compliance loop refuses the suffix).
   Per frame a few candidate homographies (template -> frame) compete: the previous frame's
   (the camera moves smoothly, so a locked-on pitch is tracked; when it scores at least
   `trust_score` the pose model is not even run), the pose model's RANSAC fit and, when
@@ -49,6 +57,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 import onnxruntime as ort
+from PIL import Image as PILImage
+from PIL import ImageDraw as PILDraw
+from pydantic import BaseModel
+
+#: The detector's classes by name. An answer's `cls_id` indexes the element's `objects` (the
+#: manifest's class names): `objects` in `miner.json` maps these names onto it; a class the
+#: element does not list is not sent.
+CLASS_NAMES = ("ball", "goalkeeper", "player", "referee")
 
 # --- settings (a miner tunes these; `miner.json` beside this file may override any of them) ---
 SETTINGS = {
@@ -85,6 +101,7 @@ SETTINGS = {
                                # tune clip wrongly: team .60 -> .92 there at 48, no change on five others)
     "team_drift": 0.02,        # how fast the team colour centres follow the clip
     "vote_decay": 0.8,         # per-frame decay of a track's team votes
+    "objects": list(CLASS_NAMES),  # the element's class names in its order (`tvkit package --element` writes them)
 }
 
 TEMPLATE_KEYPOINTS = np.array(
@@ -102,7 +119,25 @@ DEGENERATE_GROUPS = (
 EDGE_MARGIN = 100
 TWIST_CORNERS = (6, 30, 25, 1)
 
-BALL, GOALKEEPER, PLAYER, REFEREE, TEAM1, TEAM2 = 0, 1, 2, 3, 6, 7
+BALL, GOALKEEPER, PLAYER, REFEREE = 0, 1, 2, 3
+
+
+# --- the answer: pydantic models, because the validator's chute calls .model_dump() on each -----
+
+class Box(BaseModel):
+    x1: int
+    y1: int
+    x2: int
+    y2: int
+    cls_id: int                 # index into the element's `objects`
+    conf: float
+    team_id: int | None = None  # players: 1 or 2 (the validator also reads "team1", cluster_id ...)
+
+
+class FrameResult(BaseModel):
+    frame_id: int               # offset + i: the chute sends it as is for a video, replaces it for frames
+    boxes: list[Box]
+    keypoints: list[list[int]]  # exactly n_keypoints [x, y] pairs, [0, 0] for "not visible"
 
 
 # --- model plumbing -------------------------------------------------------------------------------
@@ -420,31 +455,27 @@ def _moved_px(Ha: np.ndarray, Hb: np.ndarray, W: int, H: int) -> float:
 
 # --- keypoints: the template the validator warps ---------------------------------------------------
 
-TEMPLATE_FILE = "pitch_template.png"   # packaged beside this file by the kit: the validator's template
-
-
-def load_template(folder: Path) -> np.ndarray:
-    """The 1050 x 680 BGR pitch template: the packaged exact copy, else an OpenCV drawing of it."""
-    f = Path(folder) / TEMPLATE_FILE
-    img = cv2.imread(str(f), cv2.IMREAD_COLOR) if f.is_file() else None
-    if img is not None and img.shape[:2] == (680, 1050):
-        return img
-    return _draw_template()
-
-
-def _draw_template() -> np.ndarray:
-    """Fallback: the template drawn from its geometry (close to, not pixel-identical with, the
-    validator's: its arcs are painted by Pillow)."""
-    img = np.zeros((680, 1050, 3), np.uint8)
+def draw_template() -> np.ndarray:
+    """The validator's 1050 x 680 BGR pitch template, pixel for pixel (`kit.pitch` draws the
+    same; a kit test keeps the two identical). Exactness matters: the square-blob rule turns on
+    single pixels. Straight lines are 3 px bands with square ends, the border a 7 px OpenCV
+    rectangle on the image edge, the spots discs of radius 3.5, and the circle and arcs as
+    Pillow paints a 3 px arc inward from its bounding box (centre +- (radius + 1))."""
+    img = np.empty((680, 1050, 3), np.uint8)
     img[:] = (0, 128, 0)
     white = (255, 255, 255)
-    cv2.rectangle(img, (0, 0), (1050, 680), white, 7)
-    for (x0, y0), (x1, y1) in _SEGMENTS:
-        cv2.rectangle(img, (int(x0) - 1, int(y0) - 1), (int(x1) + 1, int(y1) + 1), white, -1)
+    cv2.rectangle(img, (0, 0), (1050, 680), white, 7, cv2.LINE_8)
+    for (x0, y0), (x1, y1) in _SEGMENTS[:13]:
+        img[max(int(min(y0, y1)) - 1, 0):int(max(y0, y1)) + 2, max(int(min(x0, x1)) - 1, 0):int(max(x0, x1)) + 2] = white
+    for cx, cy in ((110.0, 340.0), (940.0, 340.0)):
+        yy, xx = np.mgrid[336:345, int(cx) - 4:int(cx) + 5]
+        inside = (xx - cx) ** 2 + (yy - cy) ** 2 <= 3.5 * 3.5
+        img[yy[inside], xx[inside]] = white
+    canvas = PILImage.new("L", (1050, 680), 0)
+    pen = PILDraw.Draw(canvas)
     for (cx, cy), r, a0, a1 in _ARCS:
-        cv2.ellipse(img, (int(cx + 0.5), int(cy + 0.5)), (int(r), int(r)), 0, a0, a1, white, 3)
-    for cx, cy in ((110, 340), (940, 340)):
-        cv2.circle(img, (cx, cy), 3, white, -1)
+        pen.arc([cx - r - 1, cy - r - 1, cx + r + 1, cy + r + 1], a0, a1, fill=255, width=3)
+    img[np.asarray(canvas) > 0] = white
     return img
 
 
@@ -697,12 +728,13 @@ class Miner:
         cv2.setNumThreads(1)
         self.detector = OnnxModel(self.path / "detect.onnx", threads)
         self.pose = OnnxModel(self.path / "pose.onnx", threads)
-        self.template = load_template(self.path)
+        self.template = draw_template()
         self._reset(None)
         # start-up self-test, as the chute does: one random 540 x 960 frame must answer
         frame = np.random.default_rng(0).integers(0, 256, (540, 960, 3), dtype=np.uint8)
+        self.out_cls = {i: self.cfg["objects"].index(n) for i, n in enumerate(CLASS_NAMES) if n in self.cfg["objects"]}
         res = self.predict_batch([frame], 0, 32)
-        if len(res) != 1 or len(res[0]["keypoints"]) != 32:
+        if len(res) != 1 or len(res[0].keypoints) != 32:
             raise RuntimeError("miner self-test failed: predict_batch on one random frame gave a wrong answer")
         self._reset(None)
 
@@ -891,8 +923,8 @@ class Miner:
         return k
 
     # the contract ------------------------------------------------------------------------------
-    def predict_batch(self, batch_images: list[np.ndarray], offset: int, n_keypoints: int) -> list[dict]:
-        """One result per image: frame_id = offset + i, boxes with wire cls ids, n_keypoints [x, y]."""
+    def predict_batch(self, batch_images: list[np.ndarray], offset: int, n_keypoints: int) -> list[FrameResult]:
+        """One `FrameResult` per image: frame_id = offset + i, boxes by the element's objects, n_keypoints [x, y]."""
         results = []
         for i, frame in enumerate(batch_images):
             frame = _as_bgr(frame)
@@ -912,15 +944,17 @@ class Miner:
                 x2, y2 = int(round(min(W - 1.0, b[2]))), int(round(min(H - 1.0, b[3])))
                 if x2 <= x1 or y2 <= y1:
                     continue
-                cls = tr.cls
-                if cls == PLAYER and tr.votes.sum() > 0:
-                    cls = TEAM1 if tr.votes[0] >= tr.votes[1] else TEAM2
-                out_boxes.append({"x1": x1, "y1": y1, "x2": x2, "y2": y2, "cls_id": int(cls),
-                                  "conf": round(float(tr.conf), 4)})
+                if tr.cls not in self.out_cls:
+                    continue
+                team = None
+                if tr.cls == PLAYER and tr.votes.sum() > 0:
+                    team = 1 if tr.votes[0] >= tr.votes[1] else 2
+                out_boxes.append(Box(x1=x1, y1=y1, x2=x2, y2=y2, cls_id=self.out_cls[tr.cls],
+                                     conf=round(float(tr.conf), 4), team_id=team))
             kp = self.keypoints(frame)
             kps = [[int(x), int(y)] for x, y in kp[:n_keypoints]]
             kps += [[0, 0]] * (int(n_keypoints) - len(kps))
-            results.append({"frame_id": fid, "boxes": out_boxes, "keypoints": kps})
+            results.append(FrameResult(frame_id=fid, boxes=out_boxes, keypoints=kps))
         return results
 
     def _vote_teams(self, frame: np.ndarray, boxes: np.ndarray, reported: list) -> None:
