@@ -202,6 +202,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
             failed = [k for k, ok in (metrics.get("dry_run_checks") or {}).items() if not ok]
             print(f"dry run ({name}): {metrics['dry_run_verdict']}" + (f" (failed: {', '.join(failed)})" if failed
                                                                         else ""))
+        if "comply_verdict" in metrics:
+            p95 = metrics.get("comply_p95_ms")
+            print(f"compliance ({name}): {metrics['comply_verdict']}"
+                  + (f" ({metrics['comply_rule']})" if metrics.get("comply_rule") else "")
+                  + (f", p95 {p95} ms" if p95 is not None else ""))
         if "planned_steps" in metrics:
             missing = metrics.get("missing_settings") or []
             mode = "plan only, nothing shipped" if metrics.get("plan_only") else \
@@ -457,6 +462,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .deploy.cli import add_deploy_commands
 
     add_deploy_commands(sub)
+    from .comply.cli import add_comply_commands
+
+    add_comply_commands(sub)
     return p
 
 
