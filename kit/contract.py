@@ -21,14 +21,14 @@ import os
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 from . import KitError
 
 N_KEYPOINTS = 32
 BATCH_SIZE = 64
 CHALLENGE_TYPE = "football"
-CONTRACT_VERSION = "1.0"
+CONTRACT_VERSION = 1   # meta.version as validators send it (challenges.py:404)
 
 # --- class ids -----------------------------------------------------------------------------
 BALL, GOALKEEPER, PLAYER, REFEREE = 0, 1, 2, 3
@@ -83,47 +83,132 @@ class Problem:
 
 
 # --- the challenge ---------------------------------------------------------------------------
+# Two modes (upstream scorevision/utils/challenges.py:325 `prepare_challenge_payload`):
+# - video: `url` of an mp4, `frames` null; answers number frames from 0 in decode order;
+# - frames: `frames: [{frame_id, data: base64 PNG | null, url: str | null}]`, `url` null; the
+#   answer's frame ids are the payload's. `meta.frames_source` says where the frames came from
+#   ("payload": frames of a clip, "image_url": one image), `min_frames_required` how many
+#   frames an answer must return to be scored.
+
+FramesSource = Literal["payload", "image_url"]
+FRAMES_SOURCES: tuple[str, ...] = get_args(FramesSource)
+FOOTBALL_CHALLENGE_TYPE_ID = 0
+
 
 @dataclass
 class ChallengeMeta:
     width: int
     height: int
-    fps: float
+    fps: int
     n_frames_total: int
-    task_id: str = "local"
-    version: str = CONTRACT_VERSION
-    challenge_type: str = CHALLENGE_TYPE
+    task_id: int | str | None = None
+    version: int = CONTRACT_VERSION
+    challenge_type_id: int | None = FOOTBALL_CHALLENGE_TYPE_ID
     batch_size: int = BATCH_SIZE
     n_keypoints: int = N_KEYPOINTS
+    min_frames_required: int | None = None
+    frames_source: str | None = None
     seed: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
-        if self.seed is None:
-            d.pop("seed")
+        for key in ("min_frames_required", "frames_source", "seed"):
+            if d[key] is None:
+                d.pop(key)
         return d
 
 
 @dataclass
+class ChallengeFrame:
+    frame_id: int
+    data: str | None = None   # base64 of a PNG
+    url: str | None = None
+
+
+@dataclass
 class Challenge:
-    url: str
+    url: str | None
     meta: ChallengeMeta
+    frames: list[ChallengeFrame] | None = None
+
+    @property
+    def mode(self) -> str:
+        return "frames" if self.frames else "video"
+
+    @property
+    def frame_ids(self) -> list[int]:
+        """The frame ids an answer must carry: the payload's, or 0..n_frames_total-1 for a video."""
+        if self.frames:
+            return [f.frame_id for f in self.frames]
+        return list(range(self.meta.n_frames_total))
 
     def to_dict(self) -> dict[str, Any]:
-        return {"url": self.url, "meta": self.meta.to_dict()}
+        frames = [asdict(f) for f in self.frames] if self.frames else None
+        return {"url": self.url, "frames": frames, "meta": self.meta.to_dict()}
 
 
 def build_challenge(url: str, *, width: int, height: int, fps: float, n_frames: int,
-                    task_id: str = "local", seed: int | None = None,
-                    batch_size: int = BATCH_SIZE) -> dict[str, Any]:
-    """The JSON body a validator posts to `/predict` for one clip."""
-    meta = ChallengeMeta(width=width, height=height, fps=fps, n_frames_total=n_frames,
-                         task_id=task_id, seed=seed, batch_size=batch_size)
+                    task_id: int | str | None = 1, seed: int | None = None, batch_size: int = BATCH_SIZE,
+                    challenge_type_id: int | None = FOOTBALL_CHALLENGE_TYPE_ID) -> dict[str, Any]:
+    """The JSON body a validator posts to `/predict` for a video clip at `url`.
+
+    >>> build_challenge("http://127.0.0.1:8/c.mp4", width=960, height=540, fps=25, n_frames=750)["frames"] is None
+    True
+    """
+    meta = ChallengeMeta(width=width, height=height, fps=int(round(fps)), n_frames_total=n_frames, task_id=task_id,
+                         seed=seed, batch_size=batch_size, challenge_type_id=challenge_type_id)
     return Challenge(url, meta).to_dict()
 
 
+def encode_png_b64(image: Any) -> str:
+    """A BGR image as the validator sends it in frames mode: PNG, base64 (image_processing.py:32)."""
+    import base64
+
+    import cv2
+
+    ok, buf = cv2.imencode(".png", image)
+    if not ok:
+        raise ContractError("could not encode a frame as PNG")
+    return base64.b64encode(buf.tobytes()).decode("ascii")
+
+
+def build_frames_challenge(frames: list[tuple[int, Any]], *, fps: float = 25, n_frames_total: int | None = None,
+                           urls: dict[int, str] | None = None, with_data: bool = True,
+                           frames_source: FramesSource = "payload", min_frames_required: int | None = None,
+                           task_id: int | str | None = 1, seed: int | None = None, batch_size: int = BATCH_SIZE,
+                           challenge_type_id: int | None = FOOTBALL_CHALLENGE_TYPE_ID) -> dict[str, Any]:
+    """The frames-mode body: `frames` as (frame_id, BGR image), each sent as base64 PNG and/or a url.
+
+    Args:
+        urls: frame_id -> url where the chute can fetch that frame (sent beside or instead of data).
+        with_data: False sends urls only (every frame then needs one).
+        min_frames_required: how many frames an answer must return (default: all of them).
+
+    >>> body = build_frames_challenge([(7, np.zeros((4, 4, 3), np.uint8))])
+    >>> body["url"], body["frames"][0]["frame_id"], body["meta"]["frames_source"]
+    (None, 7, 'payload')
+    """
+    if not frames:
+        raise ContractError("a frames challenge needs at least one frame")
+    if frames_source not in FRAMES_SOURCES:
+        raise ContractError(f"frames_source {frames_source!r}: expected one of {', '.join(FRAMES_SOURCES)}")
+    urls = urls or {}
+    payload = []
+    for fid, image in frames:
+        url = urls.get(fid)
+        if not with_data and not url:
+            raise ContractError(f"frame {fid}: no data and no url; pass urls= for every frame or with_data=True")
+        payload.append(ChallengeFrame(int(fid), encode_png_b64(image) if with_data else None, url))
+    height, width = frames[0][1].shape[:2]
+    meta = ChallengeMeta(width=width, height=height, fps=int(round(fps)),
+                         n_frames_total=n_frames_total or len(frames), task_id=task_id, seed=seed,
+                         batch_size=batch_size, challenge_type_id=challenge_type_id,
+                         min_frames_required=min_frames_required or len(frames), frames_source=frames_source)
+    return Challenge(None, meta, payload).to_dict()
+
+
 def parse_challenge(body: Any) -> Challenge:
-    """Read a `/predict` body; raises ContractError naming every missing or malformed field."""
+    """Read a `/predict` body (either mode); raises ContractError naming every malformed field."""
     if isinstance(body, (bytes, str)):
         try:
             body = json.loads(body)
@@ -132,47 +217,67 @@ def parse_challenge(body: Any) -> Challenge:
     if not isinstance(body, dict):
         raise ContractError(f"challenge: expected a JSON object, got {type(body).__name__}")
     problems: list[str] = []
-    url = body.get("url")
-    if not isinstance(url, str) or not url.strip():
-        problems.append("url: missing or not a string (the mp4 to score)")
+    url, frames_in = body.get("url"), body.get("frames")
+    frames: list[ChallengeFrame] | None = None
+    if frames_in:
+        frames = _parse_frames(frames_in, problems)
+    elif not isinstance(url, str) or not url.strip():
+        problems.append("url: missing or not a string, and no frames[] (a challenge sends a video url or frames)")
     meta_in = body.get("meta", {})
     if not isinstance(meta_in, dict):
         problems.append(f"meta: expected an object, got {type(meta_in).__name__}")
         meta_in = {}
-
-    def get_int(key: str, default: int | None, minimum: int) -> int:
-        v = meta_in.get(key, default)
-        if v is None:
-            problems.append(f"meta.{key}: missing")
-            return minimum
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or int(v) != v or v < minimum:
-            problems.append(f"meta.{key}: expected an integer >= {minimum}, got {v!r}")
-            return minimum
-        return int(v)
-
-    width = get_int("width", None, 1)
-    height = get_int("height", None, 1)
-    n_frames = get_int("n_frames_total", None, 0)
-    batch_size = get_int("batch_size", BATCH_SIZE, 1)
-    n_keypoints = get_int("n_keypoints", N_KEYPOINTS, 0)
-    fps = meta_in.get("fps", 25.0)
-    if isinstance(fps, bool) or not isinstance(fps, (int, float)) or not fps > 0:
-        problems.append(f"meta.fps: expected a positive number, got {fps!r}")
-        fps = 25.0
-    ctype = meta_in.get("challenge_type", CHALLENGE_TYPE)
-    if ctype != CHALLENGE_TYPE:
-        problems.append(f"meta.challenge_type: unknown challenge type {ctype!r} (expected {CHALLENGE_TYPE!r})")
-    seed = meta_in.get("seed")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-        problems.append(f"meta.seed: expected an integer, got {seed!r}")
-        seed = None
+    meta = _parse_meta(meta_in, problems)
     if problems:
         raise ContractError("challenge: " + "; ".join(problems))
-    meta = ChallengeMeta(width=width, height=height, fps=float(fps), n_frames_total=n_frames,
-                         task_id=str(meta_in.get("task_id", "local")),
-                         version=str(meta_in.get("version", CONTRACT_VERSION)),
-                         batch_size=batch_size, n_keypoints=n_keypoints, seed=seed)
-    return Challenge(url.strip(), meta)
+    return Challenge(url.strip() if isinstance(url, str) and not frames else None, meta, frames)
+
+
+def _parse_frames(frames_in: Any, problems: list[str]) -> list[ChallengeFrame]:
+    if not isinstance(frames_in, list):
+        problems.append(f"frames: expected a list, got {type(frames_in).__name__}")
+        return []
+    out = []
+    for i, f in enumerate(frames_in):
+        if not isinstance(f, dict) or not _is_int(f.get("frame_id")):
+            problems.append(f"frames[{i}]: expected {{frame_id: int, data: base64 PNG | null, url: str | null}}")
+            continue
+        if not f.get("data") and not f.get("url"):
+            problems.append(f"frames[{i}] (frame {f['frame_id']}): neither data nor url")
+        out.append(ChallengeFrame(int(f["frame_id"]), f.get("data"), f.get("url")))
+    return out
+
+
+def _parse_meta(meta_in: dict[str, Any], problems: list[str]) -> ChallengeMeta:
+    def get_int(key: str, default: int | None, minimum: int) -> int | None:
+        v = meta_in.get(key, default)
+        if v is None:
+            if default is None and key in ("width", "height", "n_frames_total"):
+                problems.append(f"meta.{key}: missing")
+            return default
+        if not _is_int(v) or v < minimum:
+            problems.append(f"meta.{key}: expected an integer >= {minimum}, got {v!r}")
+            return default
+        return int(v)
+
+    fps = meta_in.get("fps", 25)
+    if isinstance(fps, bool) or not isinstance(fps, (int, float)) or not fps > 0:
+        problems.append(f"meta.fps: expected a positive number, got {fps!r}")
+        fps = 25
+    source = meta_in.get("frames_source")
+    if source is not None and source not in FRAMES_SOURCES:
+        problems.append(f"meta.frames_source: {source!r} is not one of {', '.join(FRAMES_SOURCES)}")
+    seed = meta_in.get("seed")
+    if seed is not None and not _is_int(seed):
+        problems.append(f"meta.seed: expected an integer, got {seed!r}")
+        seed = None
+    return ChallengeMeta(width=get_int("width", None, 1) or 1, height=get_int("height", None, 1) or 1,
+                         fps=int(round(fps)), n_frames_total=get_int("n_frames_total", None, 0) or 0,
+                         task_id=meta_in.get("task_id"), version=meta_in.get("version", CONTRACT_VERSION),
+                         challenge_type_id=get_int("challenge_type_id", None, 0),
+                         batch_size=get_int("batch_size", BATCH_SIZE, 1), n_keypoints=get_int("n_keypoints",
+                                                                                              N_KEYPOINTS, 0),
+                         min_frames_required=get_int("min_frames_required", None, 0), frames_source=source, seed=seed)
 
 
 # --- the answer --------------------------------------------------------------------------------
@@ -227,36 +332,36 @@ def _is_int(v: Any) -> bool:
 
 
 def validate_answer(answer: Any, n_frames: int, width: int, height: int,
-                    n_keypoints: int = N_KEYPOINTS, max_problems: int | None = None) -> list[Problem]:
-    """Every way `answer` departs from the `/predict` contract for an n_frames, width x height clip.
+                    n_keypoints: int = N_KEYPOINTS, max_problems: int | None = None,
+                    frame_ids: list[int] | None = None, n_objects: int | None = None) -> list[Problem]:
+    """Every way `answer` departs from today's `/predict` contract; an empty list means well-formed.
 
-    An empty list means the answer is well-formed. Checks: the envelope (`success`,
-    `predictions.frames`, `error`), one entry per frame with ids 0..n_frames-1 and no
-    duplicates, boxes with integer in-frame corners (x1 < x2, y1 < y2), known class ids and a
-    confidence in [0, 1], exactly `n_keypoints` integer points per frame, each inside the frame
-    or (0, 0). `max_problems` stops early on hopeless answers.
+    Args:
+        n_frames, width, height: the clip (video mode: frame ids 0..n_frames-1 expected).
+        frame_ids: frames mode: the payload's ids, which the answer must carry instead.
+        n_objects: the element's number of `objects`; a box's `cls_id` must index that list
+            (the validator drops a box whose cls_id does not). None: any cls_id >= 0.
+
+    Checks: the envelope (`success`, `predictions.frames`, `error`), one entry per expected
+    frame id and no duplicates, boxes with integer in-frame corners (x1 < x2, y1 < y2), a
+    `cls_id` inside the element's objects, `conf` (and `score`, if sent) in [0, 1], a team
+    (`team_id` or `cluster_id`) that the validator can read, optional `polygons` of at least
+    3 integer points, exactly `n_keypoints` integer points per frame, each in the frame or
+    (0, 0). `max_problems` stops early on hopeless answers.
+
+    >>> validate_answer(answer_ok([empty_frame(0)]), n_frames=1, width=960, height=540)
+    []
     """
     out: list[Problem] = []
 
     def add(path: str, message: str, frame: int | None = None) -> None:
         out.append(Problem(path, message, frame))
 
-    if not isinstance(answer, dict):
-        return [Problem("answer", f"expected a JSON object, got {type(answer).__name__}")]
-    success = answer.get("success")
-    if not isinstance(success, bool):
-        add("success", f"missing or not a boolean (got {success!r})")
-    if success is False:
-        add("success", f"the chute reported failure: {answer.get('error')!r}")
+    frames = _answer_frames(answer, add)
+    if frames is None:
         return out
-    if "error" in answer and answer["error"] is not None and not isinstance(answer["error"], str):
-        add("error", f"expected null or a string, got {type(answer['error']).__name__}")
-    preds = answer.get("predictions")
-    if not isinstance(preds, dict) or not isinstance(preds.get("frames"), list):
-        add("predictions.frames", "missing or not a list (expected one entry per frame)")
-        return out
-    frames = preds["frames"]
-
+    expected = list(frame_ids) if frame_ids is not None else list(range(n_frames))
+    expected_set = set(expected)
     seen: dict[int, int] = {}
     for i, fr in enumerate(frames):
         if max_problems is not None and len(out) >= max_problems:
@@ -266,32 +371,90 @@ def validate_answer(answer: Any, n_frames: int, width: int, height: int,
             add(base, f"expected an object, got {type(fr).__name__}")
             continue
         fid = fr.get("frame_id")
+        fid_label = None
         if not _is_int(fid):
             add(f"{base}.frame_id", f"missing or not an integer (got {fid!r})")
-            fid_label = None
         else:
-            fid = int(fid)
-            fid_label = fid
-            if not 0 <= fid < n_frames:
-                add(f"{base}.frame_id", f"{fid} is outside 0..{n_frames - 1}", fid)
+            fid = fid_label = int(fid)
+            if fid not in expected_set:
+                where = "the challenge's frame ids" if frame_ids is not None else f"0..{n_frames - 1}"
+                add(f"{base}.frame_id", f"{fid} is not one of {where}", fid)
             elif fid in seen:
-                add(f"{base}.frame_id", f"duplicate of predictions.frames[{seen[fid]}] (later entries replace earlier ones)", fid)
+                add(f"{base}.frame_id", f"duplicate of predictions.frames[{seen[fid]}] (later entries replace "
+                    "earlier ones)", fid)
             else:
                 seen[fid] = i
-        _validate_boxes(fr.get("boxes"), base, fid_label, width, height, add)
+        _validate_boxes(fr.get("boxes"), base, fid_label, width, height, n_objects, add)
+        _validate_polygons(fr.get("polygons"), base, fid_label, width, height, n_objects, add)
         _validate_keypoints(fr.get("keypoints"), base, fid_label, width, height, n_keypoints, add)
-
     if max_problems is None or len(out) < max_problems:
-        missing = [f for f in range(n_frames) if f not in seen]
+        missing = [f for f in expected if f not in seen]
         if missing:
-            add("predictions.frames", f"{len(missing)} of {n_frames} frames missing: {_ranges(missing)}"
-                " (the validator scores 0 unless every frame is answered)")
+            add("predictions.frames", f"{len(missing)} of {len(expected)} frames missing: {_ranges(sorted(missing))}"
+                " (the validator scores 0 below meta.min_frames_required answered frames)")
     return out if max_problems is None else out[:max_problems]
 
 
-def _validate_boxes(boxes: Any, base: str, fid: int | None, width: int, height: int, add) -> None:
+def _answer_frames(answer: Any, add) -> list | None:
+    if not isinstance(answer, dict):
+        add("answer", f"expected a JSON object, got {type(answer).__name__}")
+        return None
+    success = answer.get("success")
+    if not isinstance(success, bool):
+        add("success", f"missing or not a boolean (got {success!r})")
+    if success is False:
+        add("success", f"the chute reported failure: {answer.get('error')!r}")
+        return None
+    if answer.get("error") is not None and not isinstance(answer["error"], str):
+        add("error", f"expected null or a string, got {type(answer['error']).__name__}")
+    preds = answer.get("predictions")
+    if not isinstance(preds, dict) or not isinstance(preds.get("frames"), list):
+        add("predictions.frames", "missing or not a list (expected one entry per frame)")
+        return None
+    return preds["frames"]
+
+
+#: Team values the validator reads (evaluate.py:59 `_normalize_cluster_id`); anything else is no team.
+TEAM_VALUES = (1, 2, "1", "2", "team1", "team2", "team_1", "team_2", "team-1", "team-2")
+
+
+def _validate_team(b: dict, p: str, fid: int | None, add) -> None:
+    key = "cluster_id" if "cluster_id" in b else "team_id" if "team_id" in b else None
+    if key is None or b[key] is None:
+        return
+    v = b[key]
+    if isinstance(v, str):
+        v = v.strip().lower()
+    if v == 0 and not isinstance(v, bool):
+        add(f"{p}.{key}", "0 is read as team 1 by the validator; send 1 or 2 (or null for no team)", fid)
+    elif isinstance(v, bool) or v not in TEAM_VALUES:
+        add(f"{p}.{key}", f"{b[key]!r} is not a team the validator reads (send 1 or 2; \"team1\" and \"2\" also "
+            "work); it is scored as no team", fid)
+    if key == "cluster_id" and "team_id" in b:
+        add(f"{p}.team_id", "ignored: the validator reads cluster_id first", fid)
+
+
+def _validate_class(b: dict, p: str, fid: int | None, n_objects: int | None, add) -> None:
+    cls = b.get("cls_id")
+    if not _is_int(cls) or int(cls) < 0:
+        add(f"{p}.cls_id", f"missing or not an integer >= 0 (got {cls!r})", fid)
+    elif n_objects is not None and int(cls) >= n_objects:
+        add(f"{p}.cls_id", f"{int(cls)} is outside the element's {n_objects} objects (0..{n_objects - 1}); the "
+            "validator drops this box", fid)
+    for key in ("conf", "score"):
+        if key == "score" and key not in b:
+            continue
+        v = b.get(key)
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not (0.0 <= v <= 1.0):
+            add(f"{p}.{key}", f"missing or not a number in [0, 1] (got {v!r})", fid)
+
+
+def _validate_boxes(boxes: Any, base: str, fid: int | None, width: int, height: int, n_objects: int | None,
+                    add) -> None:
+    if boxes is None:
+        return  # the validator reads a missing list as no boxes
     if not isinstance(boxes, list):
-        add(f"{base}.boxes", f"missing or not a list (got {type(boxes).__name__})", fid)
+        add(f"{base}.boxes", f"not a list (got {type(boxes).__name__})", fid)
         return
     for j, b in enumerate(boxes):
         p = f"{base}.boxes[{j}]"
@@ -311,19 +474,38 @@ def _validate_boxes(boxes: Any, base: str, fid: int | None, width: int, height: 
                 add(p, f"inverted or empty box ({x1}, {y1}, {x2}, {y2}): need x1 < x2 and y1 < y2", fid)
             if min(x1, x2) < 0 or min(y1, y2) < 0 or max(x1, x2) > width or max(y1, y2) > height:
                 add(p, f"box ({x1}, {y1}, {x2}, {y2}) leaves the {width} x {height} frame", fid)
-        cls = b.get("cls_id")
-        if not _is_int(cls) or int(cls) not in WIRE_CLASS_IDS:
-            add(f"{p}.cls_id", f"unknown class id {cls!r} (expected one of {sorted(WIRE_CLASS_IDS)})", fid)
-        conf = b.get("conf")
-        if isinstance(conf, bool) or not isinstance(conf, (int, float)) or not (0.0 <= conf <= 1.0):
-            add(f"{p}.conf", f"missing or not a number in [0, 1] (got {conf!r})", fid)
+        _validate_class(b, p, fid, n_objects, add)
+        _validate_team(b, p, fid, add)
+
+
+def _validate_polygons(polys: Any, base: str, fid: int | None, width: int, height: int, n_objects: int | None,
+                       add) -> None:
+    if polys is None:
+        return
+    if not isinstance(polys, list):
+        add(f"{base}.polygons", f"not a list (got {type(polys).__name__})", fid)
+        return
+    for j, poly in enumerate(polys):
+        p = f"{base}.polygons[{j}]"
+        if not isinstance(poly, dict):
+            add(p, f"expected an object, got {type(poly).__name__}", fid)
+            continue
+        pts = poly.get("points")
+        if not isinstance(pts, list) or len(pts) < 3 or not all(
+                isinstance(q, (list, tuple)) and len(q) == 2 and _is_int(q[0]) and _is_int(q[1]) for q in pts):
+            add(f"{p}.points", "expected at least 3 integer [x, y] points (the validator skips this polygon)", fid)
+        elif any(not (0 <= q[0] <= width and 0 <= q[1] <= height) for q in pts):
+            add(f"{p}.points", f"a point leaves the {width} x {height} frame", fid)
+        _validate_class(poly, p, fid, n_objects, add)
+        _validate_team(poly, p, fid, add)
 
 
 def _validate_keypoints(kps: Any, base: str, fid: int | None, width: int, height: int,
                         n_keypoints: int, add) -> None:
     p = f"{base}.keypoints"
     if not isinstance(kps, list):
-        add(p, f"missing or not a list (got {type(kps).__name__})", fid)
+        add(p, f"missing or not a list (got {type(kps).__name__}); send n_keypoints [0, 0] pairs when there are "
+            "none", fid)
         return
     if len(kps) != n_keypoints:
         add(p, f"{len(kps)} points, expected exactly {n_keypoints} (use [0, 0] for points not visible)", fid)
@@ -358,7 +540,9 @@ def _ranges(ids: list[int]) -> str:
 
 # --- health --------------------------------------------------------------------------------------
 
-HEALTH_FIELDS = {"status": str, "model_loaded": bool, "memory_gb": (int, float), "cuda": bool}
+#: `/health` of the validator's chute template: status is "healthy" or the load failure.
+HEALTH_FIELDS = {"status": (str,), "model_loaded": (str,), "memory_gb": (int, float, type(None)),
+                 "cuda": (str,)}
 
 
 def validate_health(health: Any) -> list[Problem]:
@@ -366,11 +550,16 @@ def validate_health(health: Any) -> list[Problem]:
     if not isinstance(health, dict):
         return [Problem("health", f"expected a JSON object, got {type(health).__name__}")]
     out = []
-    for key, typ in HEALTH_FIELDS.items():
+    for key, types in HEALTH_FIELDS.items():
         v = health.get(key)
-        if v is None or not isinstance(v, typ) or (typ is not bool and isinstance(v, bool)):
+        if key not in health or isinstance(v, bool) or not isinstance(v, types):
             out.append(Problem(f"health.{key}", f"missing or of the wrong type (got {v!r})"))
     return out
+
+
+def healthy(health: dict[str, Any]) -> bool:
+    """True when the chute's miner loaded (the template's status is then exactly "healthy")."""
+    return health.get("status") == "healthy"
 
 
 # --- ground truth ----------------------------------------------------------------------------------
@@ -391,10 +580,20 @@ class GTBox:
 
 
 @dataclass
+class GTPolygon:
+    """A ground-truth mask outline (SAM3-style): [x, y] points, a class name, a team for players."""
+
+    points: list[list[int]]
+    label: str
+    team: int | None = None
+
+
+@dataclass
 class GTFrame:
     frame_id: int
     boxes: list[GTBox] = field(default_factory=list)
     keypoints: list[list[int]] = field(default_factory=lambda: [[0, 0] for _ in range(N_KEYPOINTS)])
+    polygons: list[GTPolygon] = field(default_factory=list)
 
 
 @dataclass
@@ -414,10 +613,39 @@ class GroundTruth:
             "frames": [
                 {"frame_id": f.frame_id,
                  "boxes": [asdict(b) for b in f.boxes],
-                 "keypoints": [[int(x), int(y)] for x, y in f.keypoints]}
+                 "keypoints": [[int(x), int(y)] for x, y in f.keypoints],
+                 **({"polygons": [asdict(p) for p in f.polygons]} if f.polygons else {})}
                 for f in self.frames
             ],
         }
+
+
+def _gt_polygons(raw: Any, where: str, fail) -> list[GTPolygon]:
+    """Optional polygon ground truth: `[{"points": [[x, y], ...], "label": name | "cls_id": 0-3, "team"}]`."""
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        raise fail(f"{where}.polygons", "expected a list of {points, label or cls_id, team}")
+    out = []
+    for j, p in enumerate(raw):
+        pw = f"{where}.polygons[{j}]"
+        pts = p.get("points") if isinstance(p, dict) else None
+        try:
+            points = [[int(round(float(x))), int(round(float(y)))] for x, y in pts]
+        except (TypeError, ValueError):
+            raise fail(f"{pw}.points", "expected a list of [x, y] number pairs") from None
+        if len(points) < 3:
+            raise fail(f"{pw}.points", f"a polygon needs at least 3 points, got {len(points)}")
+        label, cls = p.get("label"), p.get("cls_id")
+        if not isinstance(label, str):
+            if not _is_int(cls) or int(cls) not in OBJECT_TYPES:
+                raise fail(pw, f"give a class name as label, or cls_id 0-3 {sorted(OBJECT_TYPES)}")
+            label = OBJECT_TYPES[int(cls)]
+        team = p.get("team")
+        if team is not None and team not in (1, 2):
+            raise fail(f"{pw}.team", f"expected 1, 2 or null, got {team!r}")
+        out.append(GTPolygon(points, label, team))
+    return out
 
 
 def ground_truth_from_dict(data: Any, source: str = "ground truth") -> GroundTruth:
@@ -471,7 +699,7 @@ def ground_truth_from_dict(data: Any, source: str = "ground truth") -> GroundTru
             keypoints = [[int(round(float(x))), int(round(float(y)))] for x, y in kps]
         except (TypeError, ValueError):
             raise fail(f"{where}.keypoints", "every point must be a pair of numbers") from None
-        frames.append(GTFrame(fid, boxes, keypoints))
+        frames.append(GTFrame(fid, boxes, keypoints, _gt_polygons(fr.get("polygons"), where, fail)))
     fps = data.get("fps", 25.0)
     return GroundTruth(str(data.get("video", "")), int(data["width"]), int(data["height"]), float(fps), frames)
 

@@ -1,14 +1,24 @@
-"""The keypoint metric of SCORING.md: floor-markings alignment, one frame at a time.
+"""The keypoint metric of today's validator: floor-markings alignment, one frame at a time.
 
-The validator fits a homography from the template keypoints to the miner's, warps the pitch
-template onto the frame and asks how much of the expected white lines it *sees* there
-(top-hat + Canny of the frame, inside the projected ground). Eleven steps, several of which
-zero the frame outright; miners lose points to those rules without seeing why, so every
-zero here carries the rule that caused it.
+Usage: `score_frame(frame_bgr, keypoints)` -> KeypointScore(score, rule, detail, n_visible)
 
-The frame's seen-line edges (step 7 up to the ground mask) depend on the frame alone, so
-`seen_edges` is split out, and it is the costly part: `score_keypoints` takes the edges or a
-function that makes them, and calls it only for frames that no earlier rule zeroed.
+The validator (upstream scorevision/vlm_pipeline/non_vlm_scoring/keypoints.py at ea7412f,
+`evaluate_keypoints_for_frame`) fits a homography from the template keypoints to the miner's,
+warps the pitch template onto the frame and asks how much of the expected white lines it
+*sees* there (top-hat + Canny of the frame, inside the projected ground). It is the
+PitchCalib element's `iou` pillar and the PlayerDetect element's `keypoints_iou` pillar
+(registered under both names). Several steps zero the frame outright; miners lose points to
+those rules without seeing why, so every zero here carries the rule that caused it.
+
+Checked against ea7412f: the earlier "degenerate subset near an edge" rule (its blacklist is
+still defined upstream but no longer called) and the "ground is a rectangle" rule (computed,
+unused) are gone; the twist test is upstream's `is_bowtie` (ccw comparisons on the float32
+corners BL, BR, TR, TL), applied after the warp; the line-width test refuses any projected
+line blob whose bounding box is square (`has_a_wide_line`, aspect ratio >= 1).
+
+The frame's seen-line edges depend on the frame alone, so `seen_edges` is split out, and it is
+the costly part: `score_keypoints` takes the edges or a function that makes them, and calls it
+only for frames that no earlier rule zeroed (a zero is a zero, whichever rule comes first).
 """
 
 from __future__ import annotations
@@ -21,22 +31,16 @@ import numpy as np
 
 from ..pitch import KEYPOINTS, N_KEYPOINTS, render_template
 
-EDGE_MARGIN = 100
-DEGENERATE_GROUPS: tuple[tuple[int, int, int, int], ...] = (
-    (23, 24, 27, 28), (7, 8, 3, 4), (2, 10, 1, 14), (18, 26, 14, 25), (5, 13, 6, 17), (21, 29, 17, 30),
-    (10, 11, 2, 3), (10, 11, 2, 7), (12, 13, 4, 5), (12, 13, 5, 8), (18, 19, 26, 27), (18, 19, 26, 23),
-    (20, 21, 24, 29), (20, 21, 28, 29), (8, 4, 5, 13), (3, 7, 2, 10), (23, 27, 18, 26), (24, 28, 21, 29),
-)
-TWIST_CORNERS = (6, 30, 25, 1)
+TWIST_CORNERS = (6, 30, 25, 1)  # bottom-left, bottom-right, top-right, top-left (upstream KEYPOINT_TEMPLATES)
 
 _TOPHAT_KERNEL = cv2.getStructuringElement(cv2.MORPH_RECT, (31, 31))
 _DILATE_KERNEL = cv2.getStructuringElement(cv2.MORPH_RECT, (3, 3))
 
-# Rule names, in the order SCORING.md applies them.
+# Rule names, in the order the validator applies them.
 RULES = (
-    "no_frame", "keypoint_count", "degenerate_subset", "too_few_points", "no_homography", "twisted",
-    "ground_empty", "ground_rectangle", "ground_split", "ground_too_large", "lines_empty_or_full",
-    "square_blob", "lines_too_small", "spread_too_wide", "mostly_unexpected_lines", "error",
+    "no_frame", "keypoint_count", "too_few_points", "no_homography", "twisted", "ground_empty", "ground_split",
+    "ground_too_large", "lines_empty_or_full", "wide_line", "lines_too_small", "spread_too_wide",
+    "mostly_unexpected_lines", "error",
 )
 
 
@@ -64,26 +68,18 @@ def seen_edges(frame_bgr: np.ndarray) -> np.ndarray:
     return cv2.Canny(blur, 30, 100)
 
 
-def _near_edges(x: float, y: float, w: int, h: int) -> set[str]:
-    out = set()
-    if x <= EDGE_MARGIN:
-        out.add("left")
-    if x >= w - EDGE_MARGIN:
-        out.add("right")
-    if y <= EDGE_MARGIN:
-        out.add("top")
-    if y >= h - EDGE_MARGIN:
-        out.add("bottom")
-    return out
+def _ccw(a, b, c) -> bool:
+    return (c[1] - a[1]) * (b[0] - a[0]) > (b[1] - a[1]) * (c[0] - a[0])
 
 
-def _orient(a, b, c) -> float:
-    return (b[0] - a[0]) * (c[1] - a[1]) - (b[1] - a[1]) * (c[0] - a[0])
+def _intersect(p1, p2, q1, q2) -> bool:
+    return (_ccw(p1, q1, q2) != _ccw(p2, q1, q2)) and (_ccw(p1, p2, q1) != _ccw(p1, p2, q2))
 
 
-def _cross(p1, p2, q1, q2) -> bool:
-    """Strict crossing of segments p1p2 and q1q2 (touching or collinear does not count)."""
-    return (_orient(p1, p2, q1) * _orient(p1, p2, q2) < 0) and (_orient(q1, q2, p1) * _orient(q1, q2, p2) < 0)
+def is_bowtie(corners: np.ndarray) -> bool:
+    """Upstream `is_bowtie`: edges BL-BR and TR-TL, or BR-TR and TL-BL, intersect."""
+    p = corners.reshape(-1, 2)
+    return _intersect(p[0], p[1], p[2], p[3]) or _intersect(p[1], p[2], p[3], p[0])
 
 
 EdgesArg = Union[np.ndarray, Callable[[], np.ndarray], None]
@@ -150,7 +146,7 @@ def _score(keypoints, W: int, H: int, edges: EdgesArg, template: np.ndarray | No
     if not isinstance(keypoints, (list, tuple, np.ndarray)) or len(keypoints) != N_KEYPOINTS:
         n = len(keypoints) if hasattr(keypoints, "__len__") else "no"
         return _zero("keypoint_count", f"{n} keypoints instead of {N_KEYPOINTS}")
-    pts = np.array([[float(p[0]), float(p[1])] for p in keypoints], dtype=np.float64)
+    pts = np.array([[float(x), float(y)] for x, y in keypoints], dtype=np.float64)  # upstream unpacks (x, y)
     if pts.shape != (N_KEYPOINTS, 2):
         raise ValueError(f"keypoints must be [x, y] pairs, got shape {pts.shape}")
 
@@ -162,18 +158,9 @@ def _score(keypoints, W: int, H: int, edges: EdgesArg, template: np.ndarray | No
     ids = {i + 1 for i in np.flatnonzero(visible)}
     n_vis = len(ids)
 
-    # 3. degenerate subsets hugging a frame edge. With fewer than 4 visible points the frame
-    # is 0 whatever rule 3 says, and "too few points" is the reason a miner can act on.
+    # 3. at least 4 visible points for a homography (upstream raises, the frame scores 0)
     if n_vis < 4:
         return _zero("too_few_points", f"{n_vis} visible keypoints, at least 4 are needed", n_vis)
-    for group in DEGENERATE_GROUPS:
-        if ids <= set(group):
-            a, b = pts[group[0] - 1], pts[group[1] - 1]
-            shared = _near_edges(*a, W, H) & _near_edges(*b, W, H)
-            if shared:
-                return _zero("degenerate_subset",
-                             f"the visible points {sorted(ids)} all lie in the degenerate group {list(group)} "
-                             f"whose first two points hug the {'/'.join(sorted(shared))} edge", n_vis)
 
     # 4. homography over the visible points, template warped onto the frame
     Hm = _homography(pts, visible)
@@ -181,8 +168,9 @@ def _score(keypoints, W: int, H: int, edges: EdgesArg, template: np.ndarray | No
         return _zero("no_homography", "OpenCV found no homography for these points", n_vis)
 
     # 5. twist: the projected pitch corners must not fold over
-    c = cv2.perspectiveTransform(KEYPOINTS[[i - 1 for i in TWIST_CORNERS]].reshape(-1, 1, 2), Hm).reshape(-1, 2)
-    if _cross(c[0], c[1], c[2], c[3]) or _cross(c[1], c[2], c[3], c[0]):
+    corners = KEYPOINTS[[i - 1 for i in TWIST_CORNERS]].astype(np.float32)[None, :, :]
+    c = cv2.perspectiveTransform(corners, Hm)[0]
+    if is_bowtie(c):
         return _zero("twisted", "the projected pitch is twisted (opposite sides of the corner quadrilateral cross)",
                      n_vis)
 
@@ -192,9 +180,6 @@ def _score(keypoints, W: int, H: int, edges: EdgesArg, template: np.ndarray | No
     n_ground = cv2.countNonZero(ground)
     if n_ground == 0:
         return _zero("ground_empty", "the projected pitch does not reach the frame", n_vis)
-    _, _, bw, bh = cv2.boundingRect(ground)
-    if n_ground == bw * bh:
-        return _zero("ground_rectangle", f"the projected ground is a {bw} x {bh} rectangle", n_vis)
     n_cc, _ = cv2.connectedComponents(ground, connectivity=8)
     if n_cc - 1 > 1:
         return _zero("ground_split", f"the projected ground falls apart into {n_cc - 1} pieces", n_vis)
@@ -208,7 +193,8 @@ def _score(keypoints, W: int, H: int, edges: EdgesArg, template: np.ndarray | No
     for cnt in contours:
         _, _, cw, ch = cv2.boundingRect(cnt)
         if min(cw, ch) / max(cw, ch) >= 1:
-            return _zero("square_blob", f"a projected line blob has a square {cw} x {ch} bounding box", n_vis)
+            return _zero("wide_line", f"a projected line blob has a square {cw} x {ch} bounding box (a line "
+                         "seen too wide)", n_vis)
 
     # 8. the expected lines must span enough of the frame ((max - min) on each axis)
     _, _, lw, lh = cv2.boundingRect(lines)
