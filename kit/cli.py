@@ -99,18 +99,23 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from .evaluate import BREAKDOWN_KEYS, evaluate, format_breakdown, load_answer
+    from .evaluate import evaluate, format_breakdown, load_answer
 
     answer = load_answer(args.predictions)
-    ev = evaluate(answer, args.ground_truth, args.video, mode=args.mode, seed=args.seed, latency_ms=args.latency_ms)
+    manifest = None
+    if args.manifest:
+        from .manifest import load_manifest
+
+        manifest = load_manifest(args.manifest, block=args.block)
+    ev = evaluate(answer, args.ground_truth, args.video, manifest=manifest, elements=args.element, mode=args.mode,
+                  seed=args.seed, latency_ms=args.latency_ms, min_frames_required=args.min_frames)
     if args.report:
         from .evaluate.report import write_report
 
         page = write_report(ev, answer, args.ground_truth, args.video, args.report)
         print(f"report: {page}", file=sys.stderr)
     if args.json:
-        keys = [*BREAKDOWN_KEYS, *(["latency_score"] if args.latency_ms is not None else [])]
-        print(json.dumps({k: ev.breakdown[k] for k in keys}, indent=2))
+        print(json.dumps(ev.to_dict(), indent=2))
     else:
         print(format_breakdown(ev))
     return 0
@@ -390,16 +395,27 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--json", action="store_true")
     v.set_defaults(func=_cmd_validate)
 
-    e = sub.add_parser("evaluate", help="score a /predict answer exactly as a validator does (SCORING.md)")
+    from .manifest import EVALUATE_MODES
+
+    e = sub.add_parser("evaluate", help="score a /predict answer per manifest element, as a validator does (SCORING.md)")
     e.add_argument("--predictions", required=True, help="the answer JSON (what /predict returned)")
-    e.add_argument("--ground-truth", required=True, help="the clip's ground-truth JSON")
+    e.add_argument("--ground-truth", required=True, help="the clip's ground-truth JSON (boxes, optional polygons)")
     e.add_argument("--video", required=True, help="the challenge video (decoded with OpenCV, frames from 0)")
-    e.add_argument("--mode", choices=("full", "validator"), default="full",
+    e.add_argument("--manifest", help="a manifest file, 'live' (the public index) or a URL; default: the kit's "
+                   "example manifest")
+    e.add_argument("--block", type=int, help="with --manifest live: the chain block to pick the manifest for")
+    e.add_argument("--element", action="append", metavar="ID", help="score only this element (repeatable); "
+                   "default: every element (`tvkit elements list`)")
+    e.add_argument("--mode", choices=EVALUATE_MODES, default="full",
                    help="full: every ground-truth frame; validator: 3 consecutive ones picked with --seed")
     e.add_argument("--seed", type=int, default=0)
-    e.add_argument("--latency-ms", type=float, help="how long /predict took, for the latency score")
+    e.add_argument("--latency-ms", type=float, help="p95 latency of the /predict calls, for the RTF gate "
+                   "(p95/10000 x service_rate_fps/5 > 1 scores 0)")
+    e.add_argument("--min-frames", type=int, default=3, help="the answer gate's min_frames_required (default 3, "
+                   "the validator's frame pick)")
     e.add_argument("--report", metavar="DIR", help="also write the visual report (PNGs and index.html) here")
-    e.add_argument("--json", action="store_true", help="print only the breakdown as JSON")
+    e.add_argument("--json", action="store_true", help="print the evaluation as JSON: per element pillars, score, "
+                   "gated, final; the overall final")
     e.set_defaults(func=_cmd_evaluate)
 
     ds = sub.add_parser("dataset", help="YOLO datasets: build from clips, import external ones, check")
@@ -459,6 +475,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .chute.cli import add_chute_commands
 
     add_chute_commands(sub)
+    from .evaluate.cli import add_manifest_commands
+
+    add_manifest_commands(sub)
     from .deploy.cli import add_deploy_commands
 
     add_deploy_commands(sub)

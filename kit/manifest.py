@@ -712,6 +712,11 @@ def pull_manifest(index: str | None = None, block: int | None = None, cache: Pat
 
 ManifestSource = Literal["example", "live"]
 
+#: How the evaluator picks the reference frames: all of them, or a validator's 3 consecutive
+#: ones (kept here, beside the elements, so the CLI can offer the choices without loading OpenCV).
+EvaluateMode = Literal["full", "validator"]
+EVALUATE_MODES: tuple[str, ...] = get_args(EvaluateMode)
+
 
 def load_manifest(source: str | os.PathLike | Manifest | None = None, block: int | None = None,
                   strict: bool = True) -> Manifest:

@@ -48,7 +48,7 @@ from collections import Counter, deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Literal, get_args
+from typing import Any
 
 import cv2
 import numpy as np
@@ -56,7 +56,7 @@ import numpy as np
 from .. import KitError
 from ..contract import GroundTruth, load_ground_truth, read_json
 from ..datasets import VideoReader
-from ..manifest import REGISTERED_PILLARS, Element, Manifest, load_manifest
+from ..manifest import EVALUATE_MODES, REGISTERED_PILLARS, Element, EvaluateMode, Manifest, load_manifest
 from .answer import ReadFrame, RefFrame, frame_count, read_frames, reference_frames
 from .keypoints import RULES, KeypointScore, score_keypoints, seen_edges
 from .objects import (DETECTION_PILLARS, FRAME_PILLARS, FrameDetections, FrameRow, detection_metrics,
@@ -65,8 +65,8 @@ from .objects import (DETECTION_PILLARS, FRAME_PILLARS, FrameDetections, FrameRo
 __all__ = ["evaluate", "Evaluation", "ElementScore", "PillarScore", "Spread", "Mode", "MODES", "load_answer",
            "format_breakdown", "KeypointScore", "RULES", "KEYPOINT_PILLARS", "latency_score"]
 
-Mode = Literal["full", "validator"]
-MODES: tuple[str, ...] = get_args(Mode)
+Mode = EvaluateMode
+MODES = EVALUATE_MODES
 WINDOW = 3                       # upstream SCOREVISION_VLM_SELECT_N_FRAMES default
 MIN_FRAMES_REQUIRED = 3          # the meta's min_frames_required in video mode (= the frame pick)
 #: (category, pillar) pairs that are the keypoint metric (upstream keypoints.py:344)
