@@ -1,12 +1,12 @@
 """The miner bundle: package it, and answer a video through it exactly as the chute would.
 
 `package` copies `chute_template/bundle/` (miner.py, chute_config.yml) and two ONNX models
-(the committed reference models by default) into a folder, writes the validator's pitch
-template there (`pitch_template.png`, rendered by `kit.pitch`, pixel-identical to the
-validator's, so the miner can score its keypoints exactly as the validator will; about
-20 kB), checks every chute rule
-(`kit.chute_rules`) and only then puts the folder in place: a bundle that breaks a rule is
-refused with the rule's name, and an earlier bundle at that path stays as it was.
+(the committed reference models by default) into a folder, checks it against the validator's
+compliance rules (`kit.comply.gate`: the repo rules, then a load and one frame in the
+sandboxed compliance worker) and only then puts the folder in place: a bundle that breaks a
+rule is refused with the rule's name, file and line, and an earlier bundle at that path stays
+as it was. Nothing with a refused suffix is written (the miner draws its pitch template
+itself; a .png would be `unsupported_artifact_suffix`).
 
 `predict_video` is the chute's /predict path without HTTP: the miner is loaded from the
 bundle by file path (importlib, as the chute's load step does), the video is decoded with
@@ -26,7 +26,11 @@ from pathlib import Path
 from typing import Any
 
 from . import KitError
-from .chute_rules import BundleError, check_bundle, load_miner
+from .chute_rules import load_miner
+from .comply.gate import ComplianceError, ensure_compliant
+from .comply.rules import DEFAULT_MAX_MODEL_SIZE_MB
+
+BundleError = ComplianceError   # the name callers catch; it lists each rule, file and line
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE_DIR = REPO_ROOT / "chute_template" / "bundle"
@@ -50,13 +54,37 @@ def write_pitch_template(folder: str | os.PathLike) -> Path:
 
 def package(out: str | os.PathLike, detect_model: str | os.PathLike | None = None,
             pose_model: str | os.PathLike | None = None, template: str | os.PathLike | None = None,
-            extra_files: list[str | os.PathLike] | None = None, run_self_test: bool = True) -> Path:
-    """Write a checked bundle to `out`: miner.py, chute_config.yml, detect.onnx, pose.onnx and
-    pitch_template.png.
+            extra_files: list[str | os.PathLike] | None = None, run_self_test: bool = True,
+            max_model_size_mb: float | None = DEFAULT_MAX_MODEL_SIZE_MB) -> Path:
+    """Write a checked bundle to `out`: miner.py, chute_config.yml, detect.onnx and pose.onnx.
 
-    Models default to the committed reference models (chute_template/reference/). Raises
-    BundleError naming each broken rule; `out` is replaced only by a bundle that passes.
+    The bundle must pass the compliance runner's repo rules (kit.comply.rules: suffixes,
+    size against `max_model_size_mb`, an .onnx, the AST scan of miner.py, the interface) and,
+    with `run_self_test`, load in the sandboxed compliance worker and answer one frame
+    (kit.comply.gate). Nothing the rules refuse is written: the template folder's other
+    files are copied only if their suffix is allowed, and a refused bundle never replaces
+    `out`.
+
+    Args:
+        out: the bundle folder to write (replaced only by a bundle that passes).
+        detect_model, pose_model: ONNX models (default: the committed reference models).
+        template: the folder with miner.py and chute_config.yml (default chute_template/bundle).
+        extra_files: more files to ship beside them (their suffixes must be allowed).
+        run_self_test: load the miner in the compliance worker and answer one frame.
+        max_model_size_mb: the element's limit on the whole repo (30 MiB by default).
+    Returns:
+        The bundle folder.
+    Raises:
+        KitError: a missing model or template file; ComplianceError (= BundleError) naming each
+        broken rule with its file and line.
+
+    Example:
+        >>> out = package("build/bundle")          # the reference models
+        >>> sorted(p.name for p in out.iterdir())
+        ['chute_config.yml', 'detect.onnx', 'miner.py', 'pose.onnx']
     """
+    from .comply.rules import ALLOWED_SUFFIXES
+
     template = Path(template) if template else TEMPLATE_DIR
     models = {"detect": Path(detect_model) if detect_model else REFERENCE_DIR / MODEL_NAMES["detect"],
               "pose": Path(pose_model) if pose_model else REFERENCE_DIR / MODEL_NAMES["pose"]}
@@ -80,16 +108,16 @@ def package(out: str | os.PathLike, detect_model: str | os.PathLike | None = Non
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
         for f in template.iterdir():
-            if f.is_file() and f.suffix in (".py", ".yml", ".yaml", ".json", ".md") and not f.name.startswith("."):
+            if f.is_file() and f.suffix.lower() in ALLOWED_SUFFIXES and not f.name.startswith("."):
                 shutil.copy2(f, tmp / f.name)
         for task, path in models.items():
             shutil.copy2(path, tmp / MODEL_NAMES[task])
-        write_pitch_template(tmp)
         for f in extra_files or []:
             shutil.copy2(f, tmp / Path(f).name)
-        violations = check_bundle(tmp, run_self_test=run_self_test)
-        if violations:
-            raise BundleError(out, violations)
+        try:
+            ensure_compliant(tmp, max_model_size_mb=max_model_size_mb, self_test_frame=run_self_test)
+        except ComplianceError as e:
+            raise ComplianceError(out, e.findings) from None
         os.chmod(tmp, 0o755)
         if out.exists():
             old = out.with_name(f".{out.name}.old")

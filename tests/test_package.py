@@ -1,4 +1,5 @@
-"""Bundle rules (kit.chute_rules), packaging, the predict CLI and the latency bench."""
+"""Bundle rules (kit.comply's repo rules, as `tvkit package` applies them), packaging, the
+predict CLI and the latency bench."""
 from __future__ import annotations
 
 import json
@@ -10,8 +11,9 @@ import pytest
 from conftest import REPO, TVKIT
 from minerfactory import BUNDLE_TEMPLATE, make_bundle, untrained_models
 
-from kit.bundle import package, predict_video
-from kit.chute_rules import BundleError, check_bundle
+from kit.bundle import BundleError, package, predict_video
+from kit.comply import check_repo
+from kit.comply.gate import self_test
 from kit.contract import validate_answer
 
 SRC = (BUNDLE_TEMPLATE / "miner.py").read_text()
@@ -28,63 +30,66 @@ def tvkit(*args, timeout=300):
 
 
 def _rules(bundle):
-    return {v.rule for v in check_bundle(bundle)}
+    return {f.rule for f in check_repo(bundle)}
 
 
 def test_good_bundle_passes(tmp_path, models):
-    assert check_bundle(make_bundle(tmp_path / "b", *models)) == []
+    b = make_bundle(tmp_path / "b", *models)
+    assert check_repo(b) == [] and self_test(b) == []
 
 
 @pytest.mark.parametrize("edit,rule", [
-    (lambda s: s.replace("import cv2\n", "import cv2\nimport helper\n", 1), "local_import"),
-    (lambda s: s.replace("import cv2\n", "import cv2\nfrom . import helper\n", 1), "local_import"),
-    (lambda s: s.replace("import cv2\n", "import cv2\nfrom kit.pitch import KEYPOINTS\n", 1), "local_import"),
-    (lambda s: s.replace("import cv2\n", "import cv2\nimport subprocess\n", 1), "forbidden_import"),
-    (lambda s: s.replace("import cv2\n", "import cv2\nfrom urllib.request import urlopen\n", 1), "network_import"),
-    (lambda s: s.replace("import cv2\n", "import cv2\nimport requests\n", 1), "network_import"),
+    (lambda s: s.replace("import cv2\n", "import cv2\nimport subprocess\n", 1), "disallowed_import"),
+    (lambda s: s.replace("import cv2\n", "import cv2\nfrom urllib.request import urlopen\n", 1), "disallowed_import"),
+    (lambda s: s.replace("import cv2\n", "import cv2\nimport requests\n", 1), "disallowed_import"),
     (lambda s: s.replace("        cv2.setNumThreads(1)\n", "        cv2.setNumThreads(1)\n        os.system('true')\n"),
-     "process_call"),
-    (lambda s: s.replace("import cv2\n", "import cv2\nimportlib = __import__('importlib')\n"
-                         "_m = __import__('socket')\n", 1), "network_import"),
-    (lambda s: s.replace("class Miner:", "class NotMiner:"), "miner_class"),
+     "disallowed_call"),
+    (lambda s: s.replace("import cv2\n", "import cv2\n_m = __import__('socket')\n", 1), "disallowed_call"),
+    (lambda s: s.replace("import cv2\n", "import cv2\n_t = open('x').read\n", 1), "disallowed_call"),
+    (lambda s: s.replace("class Miner:", "class NotMiner:"), "missing_miner_class"),
     (lambda s: s.replace("def predict_batch(self, batch_images: list[np.ndarray], offset: int, n_keypoints: int)",
                          "def predict_batch(self, batch_images: list[np.ndarray], offset: int)"),
-     "predict_signature"),
-    (lambda s: s.replace('            results.append({"frame_id": fid, "boxes": out_boxes, "keypoints": kps})',
-                         '            results.append({"frame_id": fid, "boxes": out_boxes, "keypoints": kps[:31]})'),
-     "self_test"),
-    (lambda s: s + "\ndef broken(:\n", "miner_file"),
+     "predict_batch_signature_invalid"),
+    (lambda s: s + "\ndef broken(:\n", "miner_py_unparseable"),
 ])
 def test_each_bad_bundle_fails_naming_its_rule(tmp_path, models, edit, rule):
     src = edit(SRC)
     assert src != SRC, "the edit did not apply: the test would prove nothing"
     b = make_bundle(tmp_path / "b", *models, miner_source=src)
-    (b / "helper.py").write_text("X = 1\n")
     found = _rules(b)
     assert rule in found, found
+    with pytest.raises(BundleError) as e:
+        package(tmp_path / "out", *models, template=b)
+    assert f"[{rule}]" in str(e.value) and not (tmp_path / "out").exists()
 
 
-def test_helper_beside_miner_alone_is_fine_but_importing_it_is_not(tmp_path, models):
+def test_helper_beside_miner_is_an_allowed_file(tmp_path, models):
     b = make_bundle(tmp_path / "b", *models)
     (b / "helper.py").write_text("X = 1\n")
+    (b / "classes.labels").write_text("ball\n")
     assert _rules(b) == set()
 
 
-def test_chute_config_sections_are_required(tmp_path, models):
-    b = make_bundle(tmp_path / "b", *models)
-    (b / "chute_config.yml").write_text("Image:\n  from_base: x\n  run_command: []\n")
-    v = [x for x in check_bundle(b) if x.rule == "chute_config"]
-    assert any("NodeSelector" in x.message for x in v) and any("Chute" in x.message for x in v)
-
-
 def test_package_refuses_over_30_mb_and_keeps_nothing(tmp_path, models):
-    big = tmp_path / "padding.bin"
-    big.write_bytes(b"\0" * (31 * 1024 * 1024))
+    big = tmp_path / "padding.onnx"
+    with big.open("wb") as f:
+        f.truncate(31 * 1024 * 1024)
     out = tmp_path / "bundle"
     with pytest.raises(BundleError) as e:
         package(out, *models, extra_files=[big])
-    assert "[size]" in str(e.value) and not out.exists()
+    assert "[repo_size_exceeded]" in str(e.value) and not out.exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".bundle")]
+
+
+def test_package_writes_nothing_the_rules_refuse(tmp_path, models):
+    """No pitch_template.png (the miner draws its template) and no refused extra file."""
+    out = package(tmp_path / "bundle", *models)
+    assert sorted(p.name for p in out.iterdir()) == ["chute_config.yml", "detect.onnx", "miner.py", "pose.onnx"]
+    png = tmp_path / "pitch_template.png"
+    png.write_bytes(b"\x89PNG")
+    with pytest.raises(BundleError) as e:
+        package(tmp_path / "b2", *models, extra_files=[png])
+    assert "[unsupported_artifact_suffix] pitch_template.png" in str(e.value) and not (tmp_path / "b2").exists()
 
 
 def test_package_cli_predict_cli_and_answer(tmp_path, models):
@@ -121,20 +126,6 @@ def test_predict_reports_a_failing_miner_as_the_chute_would(tmp_path, models):
     video, _ = generate_clip(tmp_path / "clip", 0, 6, 3)
     pred = predict_video(b, video, batch_size=4)
     assert pred.answer["success"] is False and "boom" in pred.answer["error"]
-
-
-def test_package_writes_the_validators_pitch_template(tmp_path, models, reference_template):
-    """The bundle carries pitch_template.png, pixel-identical to the validator's template, and
-    the packaged miner uses it."""
-    import cv2
-    import numpy as np
-
-    from kit.chute_rules import load_miner
-
-    out = package(tmp_path / "bundle", *models)
-    img = cv2.imread(str(out / "pitch_template.png"))
-    assert img is not None and np.array_equal(img, reference_template)
-    assert np.array_equal(load_miner(out).template, reference_template)
 
 
 def test_reference_bundle_packages(tmp_path):

@@ -59,7 +59,7 @@ Rule = Literal[
     "missing_miner_file", "symlink_escapes_repo", "disallowed_binary_artifact", "unsupported_artifact_suffix",
     "repo_size_exceeded", "hf_repo_size_exceeds_max", "no_onnx_model_found", "miner_py_too_large",
     "miner_py_unparseable", "disallowed_import", "disallowed_call", "missing_miner_class",
-    "miner_missing_predict_batch", "predict_batch_signature_invalid",
+    "miner_missing_predict_batch", "predict_batch_signature_invalid", "runtime_failed", "worker_infer_error",
 ]
 RULES: tuple[str, ...] = get_args(Rule)
 
