@@ -290,7 +290,7 @@ def frame_detections(ref: RefFrame, frame: ReadFrame | None) -> FrameDetections:
             for j in range(len(rs)):
                 if not matched[j] and iou[i, j] > best_iou:
                     best, best_iou = j, iou[i, j]
-            ok = best >= 0 and best_iou >= need[best]
+            ok = bool(best >= 0 and best_iou >= need[best])
             if ok:
                 matched[best] = True
             flags.append((_safe_score(p), ok))

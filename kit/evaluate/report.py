@@ -1,16 +1,23 @@
-"""The evaluation as pictures: what the score is made of, and where it was lost.
+"""The evaluation as pictures and tables: what each element's score is made of, and where it was lost.
+
+Usage: `page = write_report(ev, answer, gt, video, "report/")`; `components_figure(ev)`; `explorer(...)`
 
 `write_report(ev, answer, gt, video, out_dir)` writes beside the scores:
 
-- `components.png`: a bar chart of the breakdown;
-- `timeline.png`: the object metrics per ground-truth frame and the keypoint score per
-  predicted frame, frames zeroed by a keypoint rule marked by rule;
-- `objects_<id>.png`: ground truth beside the prediction on chosen frames (the scored window
-  in validator mode; the worst, a middling and the best frame in full mode);
-- `keypoints_<id>.png`: the predicted keypoints and the template lines warped onto the frame
-  through them, and `masks_<id>.png`: the metric's expected lines (green), seen lines (red)
-  and their overlap (yellow), on the worst keypoint frames;
-- `index.html`, one page with the numbers, the rules that zeroed frames, and the pictures.
+- `components.png`: per element, each pillar's raw value (bar) and contribution (weight x raw,
+  dark part), the manifest's target (tick) and baseline (dash), then S, the gated score and the
+  final, with the baseline gate drawn at baseline_theta;
+- `timeline.png`: the per-frame pillars (iou, count, palette, role) per reference frame, the
+  detection counts (true/false positives, misses) per frame, and the keypoint score per
+  answered frame, frames zeroed by a keypoint rule marked by rule;
+- `objects_<id>.png`: ground truth beside the answer as the element reads it, on chosen frames
+  (the scored window in validator mode; the worst, a middling and the best frame in full mode);
+- `keypoints_<id>.png`: the answer's keypoints and the template lines warped through them, and
+  the metric's expected lines (green), seen lines (red) and their overlap (yellow), on the worst
+  keypoint frames;
+- `index.html`: one page with every element's pillar table (raw, weight, contribution, target,
+  baseline and the distances to them), its gates in numbers, every zeroed keypoint frame with
+  its rule, and the pictures; `evaluation.json` with the per-frame tables.
 """
 
 from __future__ import annotations
@@ -26,67 +33,107 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from .. import KitError
-from ..contract import GroundTruth, load_ground_truth, wire_class
+from ..contract import GroundTruth, load_ground_truth
 from ..datasets import VideoReader
-from ..viz import SHORT_NAMES, WIRE_CLASS_NAMES, draw_detections, draw_keypoints, save_image, tile
-from . import BREAKDOWN_KEYS, OBJECT_KEYS, Evaluation
+from ..viz import SHORT_NAMES, draw_detections, draw_keypoints, save_image, tile
+from . import ElementScore, Evaluation
+from .answer import TEAM1, TEAM2, Det, read_frames, reference_frames
 from .keypoints import line_masks
+from .objects import FRAME_PILLARS
 
 RULE_COLORS = ("#e53935", "#fb8c00", "#fdd835", "#8e24aa", "#3949ab", "#00897b", "#6d4c41", "#546e7a")
+_DRAW_NAMES = {0: "ball", 1: "goalkeeper", 2: "player", 3: "referee", 4: "player team 1", 5: "player team 2"}
+
+
+def _element_bars(ax, es: ElementScore) -> None:
+    names = list(es.pillars)
+    raw = [es.pillars[n].raw for n in names]
+    contrib = [es.pillars[n].contribution for n in names]
+    x = np.arange(len(names))
+    ax.bar(x, raw, color="#90caf9", label="raw")
+    ax.bar(x, contrib, color="#1e88e5", label="weight x raw")
+    for i, n in enumerate(names):
+        p = es.pillars[n]
+        if p.target is not None:
+            ax.plot([i - 0.4, i + 0.4], [p.target] * 2, color="#2e7d32", lw=2)
+        if p.baseline is not None:
+            ax.plot([i - 0.4, i + 0.4], [p.baseline] * 2, color="#c62828", lw=1.5, ls="--")
+        ax.text(i, raw[i] + 0.02, f"{raw[i]:.2f}\nw {p.weight:g}", ha="center", va="bottom", fontsize=7)
+    k = len(names)
+    tail = [("S", es.score, "#424242"), ("gated", es.gated, "#6a1b9a"), ("final", es.final, "#111111")]
+    for j, (label, v, c) in enumerate(tail):
+        ax.bar(k + j, v, color=c)
+        ax.text(k + j, v + 0.02, f"{v:.3f}", ha="center", va="bottom", fontsize=7)
+    ax.axhline(es.element.baseline_theta, color="#c62828", lw=0.8, ls=":")
+    ax.set_xticks(range(k + 3), [n.replace("_", "\n") for n in names] + [t[0] for t in tail], fontsize=7)
+    ax.set_ylim(0, 1.2)
+    title = f"{es.element.id}: final {es.final:.4f}"
+    if not es.latency_pass:
+        title += f" (latency gate: rtf {es.rtf:.2f})"
+    ax.set_title(title, fontsize=9)
 
 
 def components_figure(ev: Evaluation) -> Figure:
-    keys = [k for k in (*BREAKDOWN_KEYS, "latency_score") if k in ev.breakdown]
-    values = [ev.breakdown[k] for k in keys]
-    fig = Figure(figsize=(9, 3.6), layout="constrained")
-    ax = fig.add_subplot()
-    colors = ["#1e88e5" if k in (*OBJECT_KEYS, "tracking_stability") else
-              "#43a047" if k in ("floor_markings_alignment", "keypoints") else
-              "#111111" if k == "final" else "#8e24aa" for k in keys]
-    bars = ax.bar(range(len(keys)), values, color=colors)
-    for bar, v in zip(bars, values):
-        ax.text(bar.get_x() + bar.get_width() / 2, v + 0.01, f"{v:.3f}", ha="center", va="bottom", fontsize=8)
-    ax.set_xticks(range(len(keys)), [k.replace("_", "\n") for k in keys], fontsize=8)
-    ax.set_ylim(0, 1.1)
-    title = f"{ev.mode} mode: final {ev.breakdown['final']:.4f}"
+    """Per element: pillar raw values and contributions, targets (green) and baselines (red dashes),
+    then S, gated and final; the dotted line is baseline_theta."""
+    n = max(1, len(ev.elements))
+    fig = Figure(figsize=(4.2 * n + 1, 3.8), layout="constrained")
+    axes = fig.subplots(1, n, squeeze=False)[0]
+    for ax, es in zip(axes, ev.elements.values()):
+        _element_bars(ax, es)
+    sup = f"{ev.mode} mode: final {ev.final:.4f} (mean over {len(ev.elements)} element(s))"
     if not ev.gate_passed:
-        title += f"  (gate failed: {ev.gate_reason})"
-    ax.set_title(title)
+        sup += f"; ANSWER GATE FAILED: {ev.gate_reason}"
+    fig.suptitle(sup, fontsize=10)
     return fig
 
 
+def _frame_element(ev: Evaluation) -> ElementScore | None:
+    return next((es for es in ev.elements.values() if es.frames or es.detections), None)
+
+
 def timeline_figure(ev: Evaluation) -> Figure:
-    fig = Figure(figsize=(11, 4.8), layout="constrained")
-    ax1, ax2 = fig.subplots(2, 1, sharex=True)
-    ids = [f.frame_id for f in ev.objects_frames]
-    for k in OBJECT_KEYS:
-        ax1.plot(ids, [getattr(f, k) for f in ev.objects_frames], label=k, lw=1)
+    """Per-frame pillars, detection counts and keypoint scores along the clip."""
+    fig = Figure(figsize=(11, 6), layout="constrained")
+    ax1, ax2, ax3 = fig.subplots(3, 1, sharex=True)
+    for es in ev.elements.values():
+        for k in FRAME_PILLARS:
+            if k in es.pillars and es.frames:
+                ax1.plot([r.frame_id for r in es.frames], [r.values[k] for r in es.frames], lw=1,
+                         label=f"{es.element.id.split('@')[0]} {k}")
+        if es.detections:
+            ids = [d.frame_id for d in es.detections]
+            ax2.plot(ids, [d.tp for d in es.detections], lw=1, label=f"{es.element.id.split('@')[0]} TP")
+            ax2.plot(ids, [d.fp for d in es.detections], lw=1, ls="--", label=f"{es.element.id.split('@')[0]} FP")
+            ax2.plot(ids, [d.n_refs - d.tp for d in es.detections], lw=1, ls=":",
+                     label=f"{es.element.id.split('@')[0]} missed")
     for fid in ev.scored_frames if ev.mode == "validator" else []:
         ax1.axvline(fid, color="k", ls=":", lw=0.8)
     ax1.set_ylim(-0.05, 1.05)
-    ax1.set_ylabel("objects")
-    ax1.legend(loc="lower left", fontsize=7, ncol=4)
+    ax1.set_ylabel("per-frame pillars")
+    ax1.legend(loc="lower left", fontsize=6, ncol=4)
+    ax2.set_ylabel("objects (adaptive IoU)")
+    ax2.legend(loc="upper left", fontsize=6, ncol=3)
     kp = sorted(ev.keypoint_frames.items())
-    ax2.plot([f for f, _ in kp], [k.score for _, k in kp], color="#43a047", lw=1, label="keypoints")
-    rules = sorted({k.rule for _, k in kp if k.rule})
-    for i, rule in enumerate(rules):
+    ax3.plot([f for f, _ in kp], [k.score for _, k in kp], color="#43a047", lw=1, label="keypoints")
+    for i, rule in enumerate(sorted({k.rule for _, k in kp if k.rule})):
         xs = [f for f, k in kp if k.rule == rule]
-        ax2.scatter(xs, [0] * len(xs), s=10, color=RULE_COLORS[i % len(RULE_COLORS)], label=f"zeroed: {rule}", zorder=3)
-    ax2.set_ylim(-0.05, 1.05)
-    ax2.set_ylabel("keypoints")
-    ax2.set_xlabel("frame id")
-    ax2.legend(loc="lower left", fontsize=7, ncol=3)
+        ax3.scatter(xs, [0] * len(xs), s=10, color=RULE_COLORS[i % len(RULE_COLORS)], label=f"zeroed: {rule}", zorder=3)
+    ax3.set_ylim(-0.05, 1.05)
+    ax3.set_ylabel("keypoints")
+    ax3.set_xlabel("frame id")
+    ax3.legend(loc="lower left", fontsize=7, ncol=3)
     return fig
 
 
 def _pick_object_frames(ev: Evaluation, n: int = 3) -> list[int]:
     if ev.mode == "validator":
         return list(ev.scored_frames)
-    if not ev.objects_frames:
+    es = _frame_element(ev)
+    if es is None or not es.frames:
         return []
-    ranked = sorted(ev.objects_frames, key=lambda f: (f.placement + f.categorisation + f.team, f.frame_id))
-    picks = [ranked[0], ranked[len(ranked) // 2], ranked[-1]][:n]
-    return sorted({f.frame_id for f in picks})
+    ranked = sorted(es.frames, key=lambda r: (sum(r.values.values()), r.frame_id))
+    return sorted({r.frame_id for r in (ranked[0], ranked[len(ranked) // 2], ranked[-1])})[:n]
 
 
 def _pick_keypoint_frames(ev: Evaluation, n: int = 3) -> list[int]:
@@ -94,34 +141,34 @@ def _pick_keypoint_frames(ev: Evaluation, n: int = 3) -> list[int]:
     return [fid for fid, _ in ranked[:n] if fid >= 0]
 
 
-def _draw_boxes(frame: np.ndarray, xyxy, wire_cls: list[int]) -> np.ndarray:
-    labels = [SHORT_NAMES.get(WIRE_CLASS_NAMES.get(c, ""), str(c)) for c in wire_cls]
-    return draw_detections(frame, np.asarray(xyxy, dtype=np.float32).reshape(-1, 4), wire_cls, WIRE_CLASS_NAMES,
-                           labels=labels)
+def _draw_dets(frame: np.ndarray, dets: list[Det]) -> np.ndarray:
+    """Objects with the kit's class colours (players by team), polygons outlined."""
+    index = {v: k for k, v in _DRAW_NAMES.items()}
+    names = dict(_DRAW_NAMES)
+    ids = []
+    for d in dets:
+        name = d.label
+        if name == "player" and d.team in (TEAM1, TEAM2):
+            name = "player team 1" if d.team == TEAM1 else "player team 2"
+        if name not in index:
+            index[name] = len(names)
+            names[index[name]] = name
+        ids.append(index[name])
+    out = draw_detections(frame, [d.box for d in dets], ids, names,
+                          labels=[SHORT_NAMES.get(names[i], names[i]) for i in ids])
+    for d in dets:
+        if d.polygon:
+            cv2.polylines(out, [np.array(d.polygon, np.int32)], True, (0, 255, 255), 1)
+    return out
 
 
-def _draw_gt_frame(frame: np.ndarray, g) -> np.ndarray:
-    return _draw_boxes(frame, [[b.x1, b.y1, b.x2, b.y2] for b in g.boxes], [wire_class(b.cls_id, b.team) for b in g.boxes])
-
-
-def _draw_answer_frame(frame: np.ndarray, fr: dict[str, Any] | None) -> np.ndarray:
-    if not fr:
-        return frame.copy()
-    boxes, cls = [], []
-    for b in fr.get("boxes") or []:
+def _draw_keypoints(frame: np.ndarray, kps: Any) -> np.ndarray:
+    if isinstance(kps, list) and kps and all(isinstance(p, (list, tuple)) and len(p) == 2 for p in kps):
         try:
-            boxes.append([int(b["x1"]), int(b["y1"]), int(b["x2"]), int(b["y2"])])
-            cls.append(int(b.get("cls_id", 2)))
-        except (KeyError, TypeError, ValueError):
-            continue
-    out = _draw_boxes(frame, boxes, cls)
-    kps = fr.get("keypoints")
-    if isinstance(kps, list) and all(isinstance(p, (list, tuple)) and len(p) == 2 for p in kps):
-        try:
-            out = draw_keypoints(out, np.asarray(kps, dtype=np.float32), ids=False)
+            return draw_keypoints(frame, np.asarray(kps, dtype=np.float32), ids=False)
         except (TypeError, ValueError):
             pass
-    return out
+    return frame
 
 
 def _overlay_expected(frame: np.ndarray, masks: dict[str, np.ndarray] | None) -> np.ndarray:
@@ -142,81 +189,107 @@ def _mask_picture(frame: np.ndarray, masks: dict[str, np.ndarray] | None) -> np.
     return out
 
 
+def _row_text(es: ElementScore | None, fid: int) -> str:
+    if es is None:
+        return ""
+    row = next((r for r in es.frames if r.frame_id == fid), None)
+    det = next((d for d in es.detections if d.frame_id == fid), None)
+    parts = [f"{k} {v:.2f}" for k, v in (row.values.items() if row else []) if k in FRAME_PILLARS]
+    if det:
+        parts.append(f"TP {det.tp} FP {det.fp} missed {det.n_refs - det.tp}")
+    return ", ".join(parts)
+
+
 def write_report(ev: Evaluation, answer: dict[str, Any], ground_truth: GroundTruth | str | os.PathLike,
                  video: str | os.PathLike, out_dir: str | os.PathLike, template: np.ndarray | None = None) -> Path:
-    """Write the PNGs and index.html into out_dir; returns the page's path."""
+    """Write the PNGs, evaluation.json and index.html into out_dir; returns the page's path.
+
+    >>> page = write_report(ev, answer, "clip.json", "clip.mp4", "report")   # doctest: +SKIP
+    """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     gt = ground_truth if isinstance(ground_truth, GroundTruth) else load_ground_truth(ground_truth)
-    gt_by_id = gt.by_frame()
-    frames_in = {}
-    for fr in (answer.get("predictions") or {}).get("frames") or []:
-        if isinstance(fr, dict) and isinstance(fr.get("frame_id"), int):
-            frames_in[fr["frame_id"]] = fr
+    es = _frame_element(ev)
+    objects = es.element.objects if es else None
+    answered = read_frames(answer, objects)
+    kp_frames = read_frames(answer, None)
 
     pictures: list[tuple[str, str]] = []
     for name, fig in (("components.png", components_figure(ev)), ("timeline.png", timeline_figure(ev))):
         fig.savefig(out / name, dpi=90)
         pictures.append((name, name.split(".")[0]))
 
-    obj_ids = _pick_object_frames(ev)
+    obj_ids = _pick_object_frames(ev) if ev.gate_passed else []
     kp_ids = _pick_keypoint_frames(ev) if ev.gate_passed else []
+    refs = {r.frame_id: r for r in reference_frames(gt, objects, [f for f in obj_ids if f in gt.by_frame()],
+                                                    ev.n_frames_total, (ev.width, ev.height))}
     wanted = set(obj_ids) | set(kp_ids)
     if wanted:
         with VideoReader(video) as reader:
-            for fid, frame in reader.frames():
-                if fid in obj_ids and fid in gt_by_id:
-                    g = gt_by_id[fid]
-                    gt_img = _draw_gt_frame(frame, g)
-                    row = next((f for f in ev.objects_frames if f.frame_id == fid), None)
-                    stats = (f"placement {row.placement:.2f} cat {row.categorisation:.2f} team {row.team:.2f}"
-                             if row else "")
-                    img = tile([gt_img, _draw_answer_frame(frame, frames_in.get(fid))], cols=2, tile_width=640,
-                               titles=[f"ground truth, frame {fid}", f"prediction, frame {fid}: {stats}"])
+            for fid, frame in reader.frames(max_frames=max(wanted) + 1):
+                if fid in refs:
+                    fr = answered.get(fid)
+                    img = tile([_draw_dets(frame, refs[fid].dets), _draw_dets(frame, fr.all if fr else [])], cols=2,
+                               tile_width=640, titles=[f"ground truth, frame {fid}",
+                                                       f"answer ({es.element.id}): {_row_text(es, fid)}"])
                     save_image(img, out / f"objects_{fid:05d}.png")
                     pictures.append((f"objects_{fid:05d}.png", f"objects, frame {fid}"))
                 if fid in kp_ids:
                     k = ev.keypoint_frames[fid]
-                    fr = frames_in.get(fid) or {}
-                    masks = line_masks(frame, fr.get("keypoints") or [], template) if k.rule != "keypoint_count" else None
-                    why = k.rule or "scored"
-                    img = tile([_overlay_expected(_draw_answer_frame(frame, {"keypoints": fr.get("keypoints")}), masks),
-                                _mask_picture(frame, masks)], cols=2, tile_width=640,
-                               titles=[f"frame {fid}: keypoints {k.score:.3f}", f"expected (green) seen (red) both (yellow): {why}"])
+                    kps = kp_frames[fid].keypoints if fid in kp_frames else []
+                    masks = line_masks(frame, kps, template) if k.rule != "keypoint_count" else None
+                    img = tile([_overlay_expected(_draw_keypoints(frame, kps), masks), _mask_picture(frame, masks)],
+                               cols=2, tile_width=640,
+                               titles=[f"frame {fid}: keypoints {k.score:.3f}",
+                                       f"expected (green) seen (red) both (yellow): {k.rule or 'scored'}"])
                     save_image(img, out / f"keypoints_{fid:05d}.png")
                     pictures.append((f"keypoints_{fid:05d}.png", f"keypoints, frame {fid}: {k.detail or 'scored'}"))
-                if fid >= max(wanted):
-                    break
 
     page = out / "index.html"
     page.write_text(_html(ev, pictures))
-    (out / "evaluation.json").write_text(json.dumps(ev.to_dict(), indent=1, default=str))
+    (out / "evaluation.json").write_text(json.dumps(ev.to_dict(frames=True), indent=1, default=str))
     return page
+
+
+def _num(v: float | None, fmt: str = ".4f") -> str:
+    return "" if v is None else format(v, fmt)
+
+
+def _element_html(es: ElementScore) -> str:
+    e, el = html.escape, es.element
+    rows = "".join(
+        f"<tr><td>{e(n)}</td><td>{p.raw:.4f}</td><td>{p.weight:g}</td><td>{p.contribution:.4f}</td>"
+        f"<td>{_num(p.target, '.3f')}</td><td>{_num(None if p.target is None else p.raw - p.target, '+.4f')}</td>"
+        f"<td>{_num(p.baseline, '.3f')}</td><td>{_num(None if p.baseline is None else p.raw - p.baseline, '+.4f')}"
+        "</td></tr>" for n, p in es.pillars.items())
+    lat = "" if es.rtf is None else (f"<p>Latency gate: rtf {es.rtf:.3f} "
+                                     f"({'pass' if es.latency_pass else 'FAIL: the element scores 0'}).</p>")
+    zeroed = sorted((fid, k) for fid, k in es.keypoint_frames.items() if k.rule)
+    zr = "".join(f"<tr><td>{fid}</td><td>{e(k.rule or '')}</td><td>{e(k.detail)}</td></tr>" for fid, k in zeroed)
+    kp = (f"<h3>Keypoint frames zeroed by a rule ({len(zeroed)} of {len(es.keypoint_frames)})</h3>"
+          f"<table><tr><th>frame</th><th>rule</th><th>why</th></tr>{zr or '<tr><td colspan=3>none</td></tr>'}</table>"
+          if es.keypoint_frames else "")
+    groups = "".join(f"<tr><td>{e(g)}</td><td>{v:.4f}</td></tr>" for g, v in es.smoothness_groups.items())
+    sm = f"<h3>Smoothness per group</h3><table>{groups}</table>" if groups else ""
+    return (f"<h2>{e(el.id)} <small>({e(el.category)})</small></h2><table><tr><th>pillar</th><th>raw</th>"
+            f"<th>weight</th><th>contribution</th><th>target</th><th>to target</th><th>baseline</th>"
+            f"<th>to baseline</th></tr>{rows}</table>"
+            f"<p>S = {es.score:.4f} ({es.to_baseline:+.4f} from baseline_theta {el.baseline_theta:g}); gated = "
+            f"{el.beta:g} x max(max(S - {el.baseline_theta:g}, 0), {el.delta_floor:g}) = {es.gated:.4f}; "
+            f"<b>final {es.final:.4f}</b>.</p>{lat}{sm}{kp}")
 
 
 def _html(ev: Evaluation, pictures: list[tuple[str, str]]) -> str:
     e = html.escape
-    rows = "".join(f"<tr><td>{e(k)}</td><td>{v:.4f}</td></tr>" for k, v in ev.breakdown.items())
-    zr = ev.zero_reasons()
-    total = max(1, len(ev.keypoint_frames))
-    zero_rows = "".join(f"<tr><td>{e(r)}</td><td>{n}</td><td>{n / total:.1%}</td></tr>" for r, n in zr.most_common())
-    spread = ""
-    if ev.spread:
-        s = ev.spread.final
-        spread = (f"<p>Validator-mode final over all {ev.spread.n_windows} three-frame windows: "
-                  f"min {s['min']:.4f}, p10 {s['p10']:.4f}, median {s['median']:.4f}, p90 {s['p90']:.4f}, "
-                  f"max {s['max']:.4f} (std {s['std']:.4f}).</p>")
-    gate = "" if ev.gate_passed else f"<p class=bad>Gate failed: {e(ev.gate_reason)}. Every component is 0.</p>"
+    gate = "" if ev.gate_passed else f"<p class=bad>Answer gate failed: {e(ev.gate_reason)}. Every element scores 0.</p>"
     imgs = "".join(f"<figure><img src='{e(p)}'><figcaption>{e(c)}</figcaption></figure>" for p, c in pictures)
+    elements = "".join(_element_html(es) for es in ev.elements.values())
     return f"""<!doctype html><html><head><meta charset=utf-8><title>Turbo Vision evaluation</title>
 <style>body{{font-family:sans-serif;margin:2em;max-width:1400px}}table{{border-collapse:collapse}}
-td{{border:1px solid #ccc;padding:2px 8px}}img{{max-width:100%}}.bad{{color:#c62828;font-weight:bold}}</style>
-</head><body><h1>Evaluation ({e(ev.mode)} mode)</h1>{gate}
-<table>{rows}</table>
-<p>{ev.n_frames_total} frames; objects scored on {len(ev.scored_frames)} ground-truth frame(s); keypoints on
-{len(ev.keypoint_frames)} predicted frames.</p>{spread}
-<h2>Keypoint frames zeroed by a rule</h2>
-<table><tr><td>rule</td><td>frames</td><td>share</td></tr>{zero_rows or '<tr><td colspan=3>none</td></tr>'}</table>
+td,th{{border:1px solid #ccc;padding:2px 8px}}img{{max-width:100%}}.bad{{color:#c62828;font-weight:bold}}</style>
+</head><body><h1>Evaluation: final {ev.final:.4f} ({e(ev.mode)} mode)</h1>
+<p>Manifest: {e(ev.manifest.describe())}. {ev.n_frames_total} video frames, {ev.n_answer_frames} answered; object
+pillars on {len(ev.scored_frames)} ground-truth frame(s).</p>{gate}{elements}
 <h2>Pictures</h2>{imgs}</body></html>"""
 
 
@@ -238,8 +311,11 @@ def load_breakdown(path: str | os.PathLike) -> dict[str, float]:
 
 def compare_figure(current: dict[str, float], earlier: dict[str, float],
                    labels: tuple[str, str] = ("earlier", "now")) -> Figure:
-    keys = [k for k in (*BREAKDOWN_KEYS, "latency_score") if k in current and k in earlier]
-    fig = Figure(figsize=(9, 3.6), layout="constrained")
+    """Two breakdowns side by side (the keys both have: final, each element's final, S and
+    pillars), with the change written over each pair."""
+    keys = [k for k in current if k in earlier]
+    keys.sort(key=lambda k: (k != "final", not k.endswith("/final"), not k.endswith("/score")))
+    fig = Figure(figsize=(max(9, 0.55 * len(keys) + 2), 4.2), layout="constrained")
     ax = fig.add_subplot()
     x = np.arange(len(keys))
     ax.bar(x - 0.2, [earlier[k] for k in keys], 0.4, label=labels[0], color="#9e9e9e")
@@ -248,7 +324,7 @@ def compare_figure(current: dict[str, float], earlier: dict[str, float],
         d = current[k] - earlier[k]
         ax.text(i, max(current[k], earlier[k]) + 0.02, f"{d:+.3f}", ha="center", fontsize=8,
                 color="#2e7d32" if d > 0 else "#c62828" if d < 0 else "#555")
-    ax.set_xticks(x, [k.replace("_", "\n") for k in keys], fontsize=8)
+    ax.set_xticks(x, [k.replace("@1.0", "").replace("/", "\n") for k in keys], fontsize=7, rotation=90)
     ax.set_ylim(0, 1.15)
     ax.legend(loc="upper right", fontsize=8)
     ax.set_title("score change")
@@ -284,25 +360,27 @@ class FrameSource:
 
 def frame_view(ev: Evaluation, answer: dict[str, Any], gt: GroundTruth, frames: FrameSource, fid: int,
                template: np.ndarray | None = None) -> tuple[np.ndarray, str]:
-    """One frame for the explorer: ground truth | prediction with expected lines, and its scores."""
+    """One frame for the explorer: ground truth | the answer with expected lines, and its scores."""
     frame = frames[fid]
     if frame is None:
         return np.zeros((ev.height or 540, ev.width or 960, 3), np.uint8), f"frame {fid}: not in the video"
-    fr = next((f for f in (answer.get("predictions") or {}).get("frames") or []
-               if isinstance(f, dict) and f.get("frame_id") == fid), None)
-    g = gt.by_frame().get(fid)
-    left = frame if g is None else _draw_gt_frame(frame, g)
-    masks = line_masks(frame, (fr or {}).get("keypoints") or []) if fr else None
-    right = _overlay_expected(_draw_answer_frame(frame, fr), masks)
-    row = next((f for f in ev.objects_frames if f.frame_id == fid), None)
-    k = ev.keypoint_frames.get(fid)
+    es = _frame_element(ev)
+    objects = es.element.objects if es else None
+    ref = reference_frames(gt, objects, [fid], ev.n_frames_total, (ev.width, ev.height)) if fid in gt.by_frame() else []
+    left = _draw_dets(frame, ref[0].dets) if ref else frame
+    fr = read_frames(answer, objects).get(fid)
+    kps = read_frames(answer, None).get(fid)
+    masks = line_masks(frame, kps.keypoints, template) if kps and isinstance(kps.keypoints, list) else None
+    right = _overlay_expected(_draw_keypoints(_draw_dets(frame, fr.all if fr else []), kps.keypoints if kps else []),
+                              masks)
     parts = [f"frame {fid}"]
-    if row:
-        parts.append(f"placement {row.placement:.3f}, categorisation {row.categorisation:.3f}, team {row.team:.3f}, "
-                     f"enumeration {row.enumeration:.3f} ({row.n_gt} true, {row.n_pred} predicted boxes)")
+    text = _row_text(es, fid)
+    if text:
+        parts.append(text)
+    k = ev.keypoint_frames.get(fid)
     if k:
-        parts.append(f"keypoints {k.score:.3f}" + (f", zeroed: {k.detail}" if k.rule else ""))
-    return tile([left, right], cols=2, tile_width=640, titles=["ground truth", "prediction + expected lines"]), "; ".join(parts)
+        parts.append(f"keypoints {k.score:.3f}" + (f", zeroed ({k.rule}): {k.detail}" if k.rule else ""))
+    return tile([left, right], cols=2, tile_width=640, titles=["ground truth", "answer + expected lines"]), "; ".join(parts)
 
 
 def explorer(ev: Evaluation, answer: dict[str, Any], ground_truth: GroundTruth | str | os.PathLike,
@@ -315,7 +393,8 @@ def explorer(ev: Evaluation, answer: dict[str, Any], ground_truth: GroundTruth |
 
     gt = ground_truth if isinstance(ground_truth, GroundTruth) else load_ground_truth(ground_truth)
     frames = FrameSource(video)
-    ids = sorted(ev.keypoint_frames) or [f.frame_id for f in ev.objects_frames] or [0]
+    es = _frame_element(ev)
+    ids = sorted(ev.keypoint_frames) or ([r.frame_id for r in es.frames] if es else []) or [0]
     slider = w.IntSlider(value=ids[0], min=min(ids), max=max(ids), step=1, description="frame",
                          continuous_update=False, layout=w.Layout(width="90%"))
     image = w.Image(format="png")
