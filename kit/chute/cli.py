@@ -1,4 +1,10 @@
-"""`tvkit generate-chute-script`, `dry-run`, `test-chute` and `ping-chute`."""
+"""`tvkit chute verify`, `generate-chute-script`, `dry-run`, `test-chute` and `ping-chute`.
+
+Usage:
+    tvkit generate-chute-script --revision <40 hex>    # the validator's chute for that revision
+    tvkit chute verify build/turbovision_alice_elk.py   # MATCH, or where it differs (exit 1)
+    tvkit test-chute --local --mode both                # dry run + a video and a frames challenge
+"""
 
 from __future__ import annotations
 
@@ -13,36 +19,55 @@ from pathlib import Path
 from .. import KitError
 
 
-def _repo_and_user(args: argparse.Namespace, local_ok: bool) -> tuple[str, str]:
-    """--hf-repo / --chutes-user, else HF_USER / CHUTES_USERNAME, else (dry runs only) local names."""
+def _names(args: argparse.Namespace) -> tuple[str, str]:
+    """--hf-user / --chutes-user, else HF_USER / CHUTES_USERNAME."""
     from ..settings import load_settings
-    from .dryrun import LOCAL_CHUTES_USER, LOCAL_HF_REPO
 
     s = load_settings()
-    repo = args.hf_repo or (f"{s.hf_user}/turbovision-miner" if s.hf_user else None)
-    user = args.chutes_user or s.chutes_username
-    if local_ok:
-        return repo or LOCAL_HF_REPO, user or LOCAL_CHUTES_USER
-    if not repo:
-        raise KitError("no Hugging Face repo: pass --hf-repo USER/NAME or set HF_USER (in the environment or .env)")
+    hf_user, user = args.hf_user or s.hf_user, args.chutes_user or s.chutes_username
+    if not hf_user:
+        raise KitError("no Hugging Face user: pass --hf-user U or set HF_USER (in the environment or .env); the "
+                       "chute serves the repo HF_USER/ScoreVision")
     if not user:
         raise KitError("no Chutes user: pass --chutes-user U or set CHUTES_USERNAME (the name you gave "
                        "`chutes register --username`)")
-    return repo, user
+    return hf_user, user
 
 
 def _cmd_generate(args: argparse.Namespace) -> int:
-    from .render import chute_name, write_chute_script
+    from .official import render_official, verify_text
 
-    repo, user = _repo_and_user(args, local_ok=False)
-    name = chute_name(repo, args.revision)
-    out = Path(args.out or Path("build") / f"{name.replace('-', '_')}.py")
-    write_chute_script(out, repo, args.revision, user, bundle=args.bundle)
-    print(f"chute {name} ({repo}@{args.revision}, Chutes user {user.lower()})")
-    print(f"  build:  chutes build {out.stem}:chute --wait      (from {out.parent})")
+    hf_user, user = _names(args)
+    chute = render_official(args.revision, hf_user, user, template=args.template,
+                            upstream_commit=args.upstream_commit)
+    check = verify_text(chute.text, source=chute.source)
+    if not check.match:
+        raise KitError("the rendered chute does not match the validator's template (a kit bug):\n" + check.format())
+    out = chute.write(args.out or Path("build") / f"{chute.chute_name.replace('-', '_')}.py")
+    print(f"chute {chute.chute_name}: {chute.hf_repo}@{args.revision}, Chutes user {user}")
+    print(f"  template: {chute.source.describe()}")
+    print(f"  integrity hash {check.file_hash} = the template's (validators accept it)")
+    print(f"  build:  chutes build {out.stem}:chute --public --wait      (from {out.parent})")
     print(f"  deploy: chutes deploy {out.stem}:chute --accept-fee")
     print(out)
     return 0
+
+
+def _cmd_verify(args: argparse.Namespace) -> int:
+    from .official import fetch_deployed_code, verify_text
+
+    if bool(args.file) == bool(args.chute_id):
+        raise KitError("say which chute: a FILE, or --chute-id ID (a deployed chute, read from the Chutes API)")
+    if args.file:
+        path = Path(args.file)
+        if not path.is_file():
+            raise KitError(f"{path}: no such chute file")
+        text, name = path.read_text(encoding="utf-8", errors="replace"), str(path)
+    else:
+        text, name = fetch_deployed_code(args.chute_id), f"chute {args.chute_id} (its code on Chutes)"
+    v = verify_text(text, template=args.template, upstream_commit=args.upstream_commit)
+    print(json.dumps(v.as_dict(), indent=2) if args.json else v.format(name))
+    return 0 if v.match else 1
 
 
 def _bundle_or_reference(bundle: str | None, tmp: str) -> Path:
@@ -69,14 +94,12 @@ def _serve_until_signal() -> None:
 def _cmd_dry_run(args: argparse.Namespace) -> int:
     from .dryrun import ClipServer, DryRun, build_local
 
-    repo, user = _repo_and_user(args, local_ok=True)
     with tempfile.TemporaryDirectory(prefix="tvkit-dry-") as tmp:
         bundle = _bundle_or_reference(args.bundle, tmp)
-        run = DryRun(bundle, port=args.port, hf_repo=repo, chutes_user=user)
-        print(f"starting {bundle} as {repo}@{run.revision[:12]} under `chutes run --dev` ...", file=sys.stderr)
+        run = DryRun(bundle, port=args.port, template=args.template)
+        print(f"starting {bundle} as {run.hf_repo}@{run.revision[:12]} in the validator's chute "
+              f"({run.source.describe()}) under `chutes run --dev` ...", file=sys.stderr)
         with run:
-            for w in run.warnings:
-                print(f"warning (newer subnet rule): {w}", file=sys.stderr)
             if args.docker:
                 try:
                     build_local(run.chute_file)
@@ -87,7 +110,7 @@ def _cmd_dry_run(args: argparse.Namespace) -> int:
                 if clips:
                     print(f"clips: http://127.0.0.1:{clips.port}/  (serving {clips.folder})")
                 print(f"chute log: {run.log_path}", file=sys.stderr)
-                print(f"try: tvkit ping-chute --url {run.base_url}", file=sys.stderr)
+                print(f"try: tvkit test-chute --url {run.base_url}", file=sys.stderr)
                 print(run.base_url, flush=True)
                 _serve_until_signal()
             finally:
@@ -104,14 +127,14 @@ def _synthetic_clip(folder: str, frames: int) -> tuple[Path, Path]:
     return generate_clip(Path(folder) / "clip", n_frames=frames, seed=44)
 
 
-def _report(rehearsal, as_json: bool) -> int:
+def _report(rehearsals: list, as_json: bool) -> int:
     from .rehearse import format_rehearsal
 
     if as_json:
-        print(json.dumps(rehearsal.to_dict(), indent=2))
+        print(json.dumps([r.to_dict() for r in rehearsals], indent=2))
     else:
-        print(format_rehearsal(rehearsal))
-    return 0 if rehearsal.ok else 1
+        print("\n".join(format_rehearsal(r) for r in rehearsals))
+    return 0 if all(r.ok for r in rehearsals) else 1
 
 
 def _cmd_test_chute(args: argparse.Namespace) -> int:
@@ -126,24 +149,31 @@ def _cmd_test_chute(args: argparse.Namespace) -> int:
         from ..deploy.cli import resolve_chute
 
         _, chute, args.url = resolve_chute(args.revision, args.hf_repo)
+    modes = ("video", "frames") if args.mode == "both" else (args.mode,)
     with tempfile.TemporaryDirectory(prefix="tvkit-test-") as tmp:
         video, truth = (Path(args.video), Path(args.truth) if args.truth else None) if args.video \
             else _synthetic_clip(tmp, args.frames)
+
+        def run_all(url: str, key=None) -> list:
+            return [rehearse(url, video, truth, api_key=key, clip_url=args.clip_url, seed=args.seed, mode=m,
+                             n_frames=args.frames_in_body, frame_urls=args.frame_urls, element=args.element)
+                    for m in modes]
+
         if args.local:
             bundle = _bundle_or_reference(args.bundle, tmp)
-            with DryRun(bundle) as run:
-                r = rehearse(run.base_url, video, truth, seed=args.seed)
+            with DryRun(bundle, template=args.template) as run:
+                results = run_all(run.base_url)
         else:
-            key = load_settings().chutes_api_key
-            r = rehearse(args.url, video, truth, api_key=key, clip_url=args.clip_url, seed=args.seed)
+            results = run_all(args.url, load_settings().chutes_api_key)
         if args.revision:
             from ..deploy.ledger import append
 
-            append("test", {"revision": args.revision, "chute_name": chute.get("name"), "slug": chute.get("slug"),
-                            "ok": r.ok, "status": r.status, "seconds": round(r.seconds, 3),
-                            "latency_score": r.latency_score, "final": r.breakdown.get("final"),
-                            "video": str(video)})
-        return _report(r, args.json)
+            for r in results:
+                append("test", {"revision": args.revision, "chute_name": chute.get("name"), "slug": chute.get("slug"),
+                                "mode": r.mode, "ok": r.ok, "status": r.status, "seconds": round(r.seconds, 3),
+                                "ms_per_frame": round(r.ms_per_frame, 2), "final": r.scores.get("final"),
+                                "video": str(video)})
+        return _report(results, args.json)
 
 
 def _cmd_ping(args: argparse.Namespace) -> int:
@@ -156,26 +186,40 @@ def _cmd_ping(args: argparse.Namespace) -> int:
         from ..deploy.cli import resolve_chute
 
         _, _, args.url = resolve_chute(args.revision, args.hf_repo)
+    from ..contract import healthy
+
     health = ping(args.url, load_settings().chutes_api_key)
     print(json.dumps(health, indent=None if not args.json else 2))
-    return 0 if health.get("model_loaded") else 1
+    return 0 if healthy(health) else 1
 
 
 def add_chute_commands(sub) -> None:
-    g = sub.add_parser("generate-chute-script", help="render the chute file for a revision of your HF repo")
-    g.add_argument("--revision", required=True, help="the Hugging Face commit (or branch/tag) the chute serves")
-    g.add_argument("--hf-repo", help="USER/NAME (default HF_USER/turbovision-miner)")
+    from .rehearse import CHALLENGE_MODES
+
+    c = sub.add_parser("chute", help="the validator's chute template: verify a chute file or a deployed chute")
+    c_sub = c.add_subparsers(dest="chute_cmd", required=True)
+    v = c_sub.add_parser("verify", help="the validator's integrity hash of a chute against its template; exit 1 "
+                                        "on a mismatch")
+    v.add_argument("file", nargs="?", help="a chute .py file")
+    v.add_argument("--chute-id", help="a deployed chute: its code is read from the Chutes API, as validators do")
+    _template_args(v)
+    v.add_argument("--json", action="store_true")
+    v.set_defaults(func=_cmd_verify)
+
+    g = sub.add_parser("generate-chute-script", help="render the validator's chute for a revision of your HF repo")
+    g.add_argument("--revision", required=True, help="the Hugging Face commit hash (40 hex) the chute serves")
+    g.add_argument("--hf-user", help="your Hugging Face user (default HF_USER); the repo is HF_USER/ScoreVision")
     g.add_argument("--chutes-user", help="your Chutes username (default CHUTES_USERNAME)")
-    g.add_argument("--bundle", help="the bundle whose chute_config.yml to bake in (default chute_template/bundle)")
+    _template_args(g)
     g.add_argument("--out", help="the .py to write (default build/<chute name>.py)")
     g.set_defaults(func=_cmd_generate)
 
-    d = sub.add_parser("dry-run", help="serve a bundle under the real chutes runtime here, until Ctrl-C")
+    d = sub.add_parser("dry-run", help="serve a bundle in the validator's chute under the real chutes runtime, "
+                                       "until Ctrl-C")
     d.add_argument("--bundle", help="the bundle folder (default: package the reference model)")
     d.add_argument("--port", type=int, default=8000, help="chute port (default 8000)")
     d.add_argument("--clips", help="also serve this folder of clips over HTTP, for challenges")
-    d.add_argument("--hf-repo", help="the repo name the chute believes it serves (default local)")
-    d.add_argument("--chutes-user", help="Chutes username in the rendered file (default local)")
+    d.add_argument("--template", help="the validator's turbovision_chute.py.j2 or a turbovision checkout")
     d.add_argument("--docker", action="store_true", help="also run `chutes build --local` (needs docker)")
     d.set_defaults(func=_cmd_dry_run)
 
@@ -183,12 +227,19 @@ def add_chute_commands(sub) -> None:
     t.add_argument("--local", action="store_true", help="dry-run --bundle here and rehearse against it")
     t.add_argument("--url", help="the base URL of a running chute (e.g. what dry-run printed)")
     t.add_argument("--revision", help="your deployed chute of this Hugging Face revision (found via the Chutes API)")
-    t.add_argument("--hf-repo", help="with --revision: USER/NAME (default HF_USER/turbovision-miner)")
+    t.add_argument("--hf-repo", help="with --revision: USER/NAME (default HF_USER/ScoreVision)")
     t.add_argument("--bundle", help="with --local: the bundle (default: package the reference model)")
+    t.add_argument("--template", help="with --local: the validator's chute template (file or checkout)")
+    t.add_argument("--mode", choices=CHALLENGE_MODES + ("both",), default="both",
+                   help="video (a clip url), frames (base64 PNGs in the body) or both (default)")
     t.add_argument("--video", help="the clip (default: a fresh synthetic clip with ground truth)")
     t.add_argument("--truth", help="its ground-truth JSON, to score the answer")
+    t.add_argument("--element", help="the element whose objects the answer's cls_ids index (default: the kit's "
+                                     "example manifest)")
     t.add_argument("--clip-url", help="where a remote chute can download --video (a local server otherwise)")
     t.add_argument("--frames", type=int, default=100, help="frames of the default synthetic clip (default 100)")
+    t.add_argument("--frames-in-body", type=int, default=32, help="frames mode: how many frames (default 32)")
+    t.add_argument("--frame-urls", action="store_true", help="frames mode: also send each frame's url")
     t.add_argument("--seed", type=int, help="meta.seed of the challenge")
     t.add_argument("--json", action="store_true")
     t.set_defaults(func=_cmd_test_chute)
@@ -196,6 +247,12 @@ def add_chute_commands(sub) -> None:
     p = sub.add_parser("ping-chute", help="POST /health to a running chute")
     p.add_argument("--url", help="the chute's base URL")
     p.add_argument("--revision", help="your deployed chute of this Hugging Face revision (found via the Chutes API)")
-    p.add_argument("--hf-repo", help="with --revision: USER/NAME (default HF_USER/turbovision-miner)")
+    p.add_argument("--hf-repo", help="with --revision: USER/NAME (default HF_USER/ScoreVision)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_ping)
+
+
+def _template_args(p) -> None:
+    p.add_argument("--template", help="the validator's turbovision_chute.py.j2, or a turbovision checkout (default: "
+                                      "$TVKIT_CHUTE_TEMPLATE, an installed scorevision, the cache, or a download)")
+    p.add_argument("--upstream-commit", help="the turbovision commit to read the template at (default ea7412f)")

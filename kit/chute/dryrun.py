@@ -1,17 +1,30 @@
-"""A local dry run of a bundle under the real chutes runtime, with no network and no docker.
+"""A local dry run of a bundle in the validator's own chute, under the real chutes runtime.
 
-`DryRun(bundle)` does what a deployment does, on this machine:
-1. checks the bundle against the chute rules (`kit.chute_rules`): the rules the validator's
-   chute template enforces stop the dry run by name; the newer compliance rules (30 MB of
-   artifacts, no network modules in miner.py) are reported as warnings;
-2. renders the chute file for the bundle (`kit.chute.render`, unchanged from what would ship)
-   with the bundle's content hash as its revision;
-3. makes the bundle resolvable as the Hugging Face snapshot of that revision: a cache entry
-   `$HF_HOME/hub/models--<user>--<repo>/snapshots/<revision>/` plus `refs/main`, with
+Usage:
+    with DryRun("bundle/") as run:      # serving at run.base_url until the block ends
+        httpx.post(run.base_url + "/predict", json=challenge)
+
+`DryRun(bundle)` does what a deployment does, on this machine, with no network and no docker:
+1. renders the validator's chute (`kit.chute.official`, hash-checked against the template) for
+   the bundle's content hash as its revision, repo `local/ScoreVision`;
+2. makes the bundle resolvable as the Hugging Face snapshot of that revision: a cache entry
+   `$HF_HOME/hub/models--local--ScoreVision/snapshots/<revision>/` plus `refs/main`, with
    `HF_HUB_OFFLINE=1`, so the chute's own `snapshot_download(repo, revision=...)` returns it;
-4. starts `CHUTES_EXECUTION_CONTEXT=REMOTE chutes run <file>:chute --dev --port P`, waits for
-   `/health` to report the model loaded (or for the chute to fail, with its log's reason);
-5. stops it on `stop()` (SIGINT, then SIGTERM, then SIGKILL) and removes what it made.
+3. starts `CHUTES_EXECUTION_CONTEXT=REMOTE chutes run <file>:chute --dev` and waits for the
+   chute's own `/health` to say "healthy" (or stops with the chute's own reason: an import
+   outside the whitelist, a miner that fails to load, one over the memory cap);
+4. stops it on `stop()` and removes what it made.
+
+**The one shim.** The official chute fetches every video and frame url through
+`https://proxy.chutes.ai/misc/proxy?url=<url>` (Chutes' egress proxy). Offline, that host is
+out of reach, so the chute process gets a `sitecustomize.py` on its `PYTHONPATH` that sends
+aiohttp requests for that exact prefix to the url it wraps, and changes nothing else. The
+chute file itself is untouched (its integrity hash is checked before start), so what is
+rehearsed is what validators accept; what the shim skips is only Chutes' proxy hop.
+
+**Lifetime.** The chute process gets `PR_SET_PDEATHSIG(SIGKILL)` (Linux): it dies with the
+process that started it, however that one ends (Ctrl-C, SIGTERM, SIGKILL, a dead kernel).
+`stop()` sends SIGTERM to its process group, then SIGKILL after a short grace period.
 Credentials are not passed to the chute process.
 
 `ClipServer` serves a folder of clips over HTTP on 127.0.0.1, as a validator's storage would.
@@ -19,11 +32,11 @@ Credentials are not passed to the chute process.
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import hashlib
 import http.server
 import os
-import re
 import shutil
 import signal
 import socket
@@ -36,18 +49,43 @@ from pathlib import Path
 from typing import Any
 
 from .. import KitError
-from ..chute_rules import Violation, check_bundle
-from .render import split_repo, write_chute_script
+from .official import RenderedChute, TemplateSource, obtain_template, render_official, verify_text
 
-#: Rules that later subnet versions added: reported, not fatal, in a dry run.
-NEWER_RULES = frozenset({"size", "network_import"})
-LOCAL_HF_REPO = "local/turbovision-miner"
+LOCAL_HF_USER = "local"
 LOCAL_CHUTES_USER = "local"
-SECRET_ENV = ("CHUTES_API_KEY", "HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_API_TOKEN")
+SECRET_ENV = ("CHUTES_API_KEY", "CHUTES_HF_TOKEN", "HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_API_TOKEN")
 CHUTE_STEM = "tvkit_chute"
-#: The rule names chute_template/load.py puts in its errors, `[rule] message`.
-CHUTE_RULES = ("download", "miner_file", "local_import", "missing_module", "process_call", "miner_class",
-               "predict_signature", "load", "memory", "self_test")
+PROXY_PREFIX = "https://proxy.chutes.ai/misc/proxy?url="
+
+_SHIM = f'''"""tvkit dry run: Chutes' egress proxy is out of reach here; go to the url it wraps."""
+from urllib.parse import parse_qs, urlsplit
+
+PREFIX = {PROXY_PREFIX!r}
+
+
+def _unwrap(url):
+    text = str(url)
+    if not text.startswith(PREFIX):
+        return url
+    return parse_qs(urlsplit(text).query).get("url", [url])[0]
+
+
+def _install():
+    try:
+        import aiohttp
+    except ImportError:
+        return
+    request = aiohttp.ClientSession._request
+
+    def direct(self, method, str_or_url, *args, **kwargs):
+        return request(self, method, _unwrap(str_or_url), *args, **kwargs)
+
+    aiohttp.ClientSession._request = direct
+
+
+if __name__ == "sitecustomize":
+    _install()
+'''
 
 
 def free_port() -> int:
@@ -70,7 +108,7 @@ def bundle_revision(bundle: str | os.PathLike) -> str:
 
 def stage_hf_cache(bundle: Path, hf_repo: str, revision: str, hf_home: Path) -> Path:
     """Put the bundle where `snapshot_download(hf_repo, revision=revision)` finds it offline."""
-    user, name = split_repo(hf_repo)
+    user, name = hf_repo.split("/", 1)
     entry = hf_home / "hub" / f"models--{user}--{name}"
     snap = entry / "snapshots" / revision
     if snap.exists():
@@ -88,32 +126,40 @@ def _link_or_copy(src: str, dst: str) -> None:
         shutil.copy2(src, dst)
 
 
-def precheck(bundle: Path) -> tuple[list[Violation], list[Violation]]:
-    """(errors, warnings) of the chute rules for `bundle`."""
-    found = check_bundle(bundle, run_self_test=True)
-    return [v for v in found if v.rule not in NEWER_RULES], [v for v in found if v.rule in NEWER_RULES]
+def die_with_parent() -> None:
+    """preexec_fn: the child gets SIGKILL when its parent dies (Linux prctl PR_SET_PDEATHSIG)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)   # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+    os.setsid()   # its own group, so stop() reaches anything it starts, and a terminal's Ctrl-C is ours
 
 
 class DryRun:
-    """One bundle served by `chutes run --dev` on 127.0.0.1:port. Use as a context manager."""
+    """One bundle served in the official chute by `chutes run --dev` on 127.0.0.1:port (a context manager)."""
 
-    def __init__(self, bundle: str | os.PathLike, port: int | None = None, hf_repo: str | None = None,
-                 chutes_user: str | None = None, workdir: str | os.PathLike | None = None,
-                 startup_timeout: float = 180.0, check: bool = True):
+    def __init__(self, bundle: str | os.PathLike, port: int | None = None, workdir: str | os.PathLike | None = None,
+                 template: str | os.PathLike | None = None, source: TemplateSource | None = None,
+                 startup_timeout: float = 180.0):
         self.bundle = Path(bundle).resolve()
         if not (self.bundle / "miner.py").is_file():
             raise KitError(f"{self.bundle}: no miner.py there; pass the folder `tvkit package --out DIR` wrote")
         self.port = port or free_port()
-        self.hf_repo = hf_repo or LOCAL_HF_REPO
-        self.chutes_user = chutes_user or LOCAL_CHUTES_USER
         self.startup_timeout = startup_timeout
-        self.check = check
+        self.source = source or obtain_template(template)
         self._own_workdir = workdir is None
-        self.workdir = Path(workdir) if workdir else None  # made by start(), after the checks pass
+        self.workdir = Path(workdir) if workdir else None  # made by start()
         self.revision = bundle_revision(self.bundle)
+        self.chute: RenderedChute = render_official(self.revision, LOCAL_HF_USER, LOCAL_CHUTES_USER,
+                                                    source=self.source)
         self.chute_file: Path | None = None
-        self.warnings: list[Violation] = []
         self.proc: subprocess.Popen | None = None
+        self.health: dict[str, Any] = {}
+
+    @property
+    def hf_repo(self) -> str:
+        return self.chute.hf_repo
 
     @property
     def log_path(self) -> Path:
@@ -129,33 +175,33 @@ class DryRun:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> "DryRun":
-        if self.check:
-            errors, self.warnings = precheck(self.bundle)
-            if errors:
-                from ..chute_rules import BundleError
-
-                raise BundleError(self.bundle, errors)
+        check = verify_text(self.chute.text, source=self.source)
+        if not check.match:  # cannot happen unless the renderer is broken; never serve what validators refuse
+            raise KitError("the rendered chute does not match the validator's template:\n" + check.format())
         if self.workdir is None:
             self.workdir = Path(tempfile.mkdtemp(prefix="tvkit-dryrun-"))
         self.workdir.mkdir(parents=True, exist_ok=True)
-        self.chute_file = write_chute_script(self.workdir / f"{CHUTE_STEM}.py", self.hf_repo, self.revision,
-                                             self.chutes_user, bundle=self.bundle)
+        self.chute_file = self.chute.write(self.workdir / f"{CHUTE_STEM}.py")
         hf_home = self.workdir / "hf"
         stage_hf_cache(self.bundle, self.hf_repo, self.revision, hf_home)
-        env = {k: v for k, v in os.environ.items() if k not in SECRET_ENV}
+        shim = self.workdir / "shim"
+        shim.mkdir(exist_ok=True)
+        (shim / "sitecustomize.py").write_text(_SHIM)
         self.tmp_dir.mkdir(exist_ok=True)
+        env = {k: v for k, v in os.environ.items() if k not in SECRET_ENV}
         env.update(CHUTES_EXECUTION_CONTEXT="REMOTE", HF_HOME=str(hf_home), HF_HUB_OFFLINE="1",
-                   HF_HUB_DISABLE_TELEMETRY="1", PYTHONUNBUFFERED="1", TMPDIR=str(self.tmp_dir))
+                   HF_HUB_DISABLE_TELEMETRY="1", PYTHONUNBUFFERED="1", TMPDIR=str(self.tmp_dir),
+                   PYTHONPATH=os.pathsep.join(filter(None, [str(shim), os.environ.get("PYTHONPATH")])))
         chutes = Path(sys.executable).with_name("chutes")
         cmd = [str(chutes) if chutes.exists() else "chutes", "run", f"{CHUTE_STEM}:chute", "--dev",
                "--host", "127.0.0.1", "--port", str(self.port), "--logging-port", str(free_port())]
         self._log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(cmd, cwd=self.workdir, env=env, stdout=self._log, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
+                                     stdin=subprocess.DEVNULL, preexec_fn=die_with_parent)
         try:
             self._wait_ready()
         except BaseException:
-            self.cleanup()  # nothing left behind; the error carries the log's reason
+            self.cleanup()  # nothing left behind; the error carries the chute's reason
             raise
         return self
 
@@ -167,15 +213,17 @@ class DryRun:
             if self.proc.poll() is not None:
                 raise KitError(f"the chute exited with code {self.proc.returncode} before serving: "
                                f"{self.failure_reason()}")
-            reason = self.failure_reason(only_known=True)
-            if reason:
-                raise KitError(f"the chute failed at start-up: {reason}")
             try:
                 r = httpx.post(f"{self.base_url}/health", json={}, timeout=2.0)
-                if r.status_code == 200 and r.json().get("model_loaded"):
-                    return
+                health = r.json() if r.status_code == 200 else {}
             except (httpx.HTTPError, ValueError):
-                pass
+                health = {}
+            status = str(health.get("status", ""))
+            if status == "healthy":
+                self.health = health
+                return
+            if status:  # the template reports a failed load in /health and keeps serving
+                raise KitError(f"the chute started but its miner did not load: {status}")
             time.sleep(0.3)
         raise KitError(f"the chute did not answer /health within {self.startup_timeout:.0f} s; its log: "
                        f"{self.log_path}")
@@ -186,31 +234,23 @@ class DryRun:
         except OSError:
             return ""
 
-    def failure_reason(self, only_known: bool = False) -> str:
-        """The chute's own error: a `[rule] ...` line from load.py, else the log's last error."""
-        text = self.log_text()
-        # the error's own lines: "SandboxError: [rule] ..." and, for several, "[rule] ..." lines after it
-        # (not the traceback's source lines, which quote the f-strings)
-        rules = re.findall(r"(?:^|SandboxError: )(\[(?:%s)\] [^\n]+)" % "|".join(CHUTE_RULES), text, re.M)
-        if rules:
-            return "; ".join(dict.fromkeys(r.strip() for r in rules))
-        if only_known:
-            return ""
-        lines = text.strip().splitlines() or ["(empty log)"]
+    def failure_reason(self) -> str:
+        """The last error line of the chute's log, with the log's tail."""
+        lines = self.log_text().strip().splitlines() or ["(empty log)"]
         errors = [line for line in lines if "Error" in line or "error" in line]
         return (errors[-1].strip() if errors else lines[-1].strip()) + "\nthe chute's log ends:\n  " + \
             "\n  ".join(lines[-12:])
 
-    def stop(self, timeout: float = 15.0) -> None:
-        """SIGINT, then SIGTERM, then SIGKILL to the chute's process group; idempotent."""
+    def stop(self, grace: float = 5.0) -> None:
+        """SIGTERM to the chute's process group, SIGKILL after `grace` seconds; idempotent."""
         if self.proc is not None and self.proc.poll() is None:
-            for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):
+            for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, None)):
                 try:
                     os.killpg(self.proc.pid, sig)
                 except ProcessLookupError:
                     break
                 try:
-                    self.proc.wait(timeout=timeout if sig != signal.SIGKILL else None)
+                    self.proc.wait(timeout=wait)
                     break
                 except subprocess.TimeoutExpired:
                     continue
@@ -219,7 +259,7 @@ class DryRun:
             self._log = None
 
     def cleanup(self) -> None:
-        """Remove the work folder (chute file, cache entry, log) if this object made it."""
+        """Stop, then remove the work folder (chute file, cache entry, log) if this object made it."""
         self.stop()
         if self._own_workdir and self.workdir is not None:
             shutil.rmtree(self.workdir, ignore_errors=True)

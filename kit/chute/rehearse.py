@@ -1,12 +1,18 @@
 """The validator's side of a challenge, against any running chute: ping, post, check, score.
 
-`rehearse(base_url, video, truth)` does what a validator does with one clip: builds the
-challenge body (meta as DESIGN.md: version, width, height, fps, task_id, challenge_type,
-n_frames_total, batch_size 64, n_keypoints 32, seed), makes the clip reachable by URL (a
-local HTTP server on 127.0.0.1 when the chute runs here), POSTs it to `/predict` with
-`Authorization: Bearer <key>`, times the whole call, checks the answer against the wire
-contract, and scores it with the kit's evaluator (SCORING.md) against the ground truth.
-The latency score (1 / 2^seconds) is reported beside the score, as the validator does.
+Usage:
+    r = rehearse("http://127.0.0.1:8000", "clip.mp4", "clip.json", mode="frames")
+    print(format_rehearsal(r))
+
+`rehearse(base_url, video, truth, mode=...)` does what a validator does with one clip, in
+either challenge mode (upstream scorevision/utils/challenges.py:325):
+- `video`: the body carries the clip's url (served from 127.0.0.1 when the chute runs here);
+- `frames`: a window of the clip's frames as base64 PNGs in `frames[]`, with their urls too
+  when `frame_urls=True` (each frame then also served as a PNG), `frames_source: payload`
+  and `min_frames_required`; the answer's frame ids are those frames' numbers in the clip.
+Then it POSTs to `/predict` with `Authorization: Bearer <key>`, times the whole call, checks
+the answer against the contract (frame ids, the element's objects, teams, keypoints) and,
+with ground truth, scores it with the kit's evaluator.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 from urllib.parse import urlparse
 
 from .. import KitError
@@ -64,9 +70,13 @@ def ping(base_url: str, api_key: Secret | str | None = None, timeout: float = 10
     return health
 
 
-def challenge_for(video: str | os.PathLike, url: str, task_id: str = "rehearsal", seed: int | None = None,
+ChallengeMode = Literal["video", "frames"]
+CHALLENGE_MODES: tuple[str, ...] = get_args(ChallengeMode)
+
+
+def challenge_for(video: str | os.PathLike, url: str, task_id: int | str | None = 1, seed: int | None = None,
                   batch_size: int = 64) -> dict[str, Any]:
-    """The validator's body for a local clip served at `url` (frame count as OpenCV reads it)."""
+    """The validator's video-mode body for a local clip served at `url` (frame count as OpenCV reads it)."""
     from ..contract import build_challenge
     from ..datasets import VideoReader
 
@@ -74,6 +84,37 @@ def challenge_for(video: str | os.PathLike, url: str, task_id: str = "rehearsal"
         info = reader.info()
     return build_challenge(url, width=info.width, height=info.height, fps=info.fps, n_frames=info.n_frames,
                            task_id=task_id, seed=seed, batch_size=batch_size)
+
+
+def frames_challenge_for(video: str | os.PathLike, n_frames: int | None = None, start: int = 0,
+                         server: Any | None = None, with_data: bool = True, task_id: int | str | None = 1,
+                         seed: int | None = None, batch_size: int = 64) -> dict[str, Any]:
+    """The frames-mode body for `n_frames` consecutive frames of a local clip from `start` (all by default).
+
+    With `server` (a `ClipServer`), each frame is also written beside the clip as a PNG and sent
+    with its url, as validators do for frames that have one; `with_data=False` sends urls only.
+    """
+    import cv2
+
+    from ..contract import build_frames_challenge
+    from ..datasets import VideoReader
+
+    video = Path(video)
+    with VideoReader(video) as reader:
+        total = reader.info().n_frames
+        stop = total if n_frames is None else start + n_frames
+        picked = [(fid, frame) for fid, frame in reader.frames() if start <= fid < stop]
+    if not picked:
+        raise KitError(f"{video}: no frames in {start}..{stop - 1} (the clip has {total})")
+    urls = {}
+    if server is not None:
+        folder = server.folder / f".{video.stem}-frames"
+        folder.mkdir(exist_ok=True)
+        for fid, frame in picked:
+            cv2.imwrite(str(folder / f"{fid:06d}.png"), frame)
+            urls[fid] = server.url(folder / f"{fid:06d}.png")
+    return build_frames_challenge(picked, n_frames_total=total, urls=urls, with_data=with_data, task_id=task_id,
+                                  seed=seed, batch_size=batch_size)
 
 
 def post_challenge(base_url: str, body: Any, api_key: Secret | str | None = None,
@@ -105,68 +146,116 @@ class Rehearsal:
     answer: Any
     seconds: float
     body: dict[str, Any]
+    mode: str = "video"
     problems: list[str] = field(default_factory=list)
-    breakdown: dict[str, float] = field(default_factory=dict)
-    latency_score: float = 0.0
+    scores: dict[str, Any] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
         return self.status == 200 and isinstance(self.answer, dict) and self.answer.get("success") is True \
             and not self.problems
 
+    @property
+    def n_frames(self) -> int:
+        frames = self.body.get("frames") or []
+        return len(frames) if frames else int(self.body["meta"]["n_frames_total"])
+
+    @property
+    def ms_per_frame(self) -> float:
+        return 1000.0 * self.seconds / max(self.n_frames, 1)
+
     def to_dict(self) -> dict[str, Any]:
-        return {"status": self.status, "ok": self.ok, "seconds": round(self.seconds, 3),
-                "latency_score": self.latency_score, "problems": self.problems[:20], "breakdown": self.breakdown,
+        return {"status": self.status, "ok": self.ok, "mode": self.mode, "seconds": round(self.seconds, 3),
+                "frames": self.n_frames, "ms_per_frame": round(self.ms_per_frame, 2), "problems": self.problems[:20],
+                "scores": self.scores,
                 "error": self.answer.get("error") if isinstance(self.answer, dict) else str(self.answer)[:300]}
 
 
 def rehearse(base_url: str, video: str | os.PathLike, truth: str | os.PathLike | None = None,
              api_key: Secret | str | None = None, clip_url: str | None = None, seed: int | None = None,
-             mode: str = "full") -> Rehearsal:
-    """Send `video` to the chute like a validator, check and (with `truth`) score the answer."""
-    from ..contract import validate_answer
-    from ..evaluate import evaluate, latency_score
+             mode: ChallengeMode = "video", n_frames: int | None = None, frame_urls: bool = False,
+             element: Any = None) -> Rehearsal:
+    """Send `video` to the chute like a validator, check and (with `truth`) score the answer.
+
+    Args:
+        mode: "video" (the clip's url) or "frames" (base64 PNGs in the body).
+        n_frames: frames mode: how many frames from the start of the clip (all by default).
+        frame_urls: frames mode: also send each frame's url (served from 127.0.0.1).
+        element: a `kit.manifest.Element` (or id) to check cls_ids against and score for.
+
+    Returns:
+        `Rehearsal`: `.ok`, `.answer`, `.seconds`, `.ms_per_frame`, `.problems`, `.scores`.
+
+    >>> r = rehearse(run.base_url, "clip.mp4", "clip.json", mode="frames", n_frames=16)
+    >>> r.ok, len(r.answer["predictions"]["frames"])
+    (True, 16)
+    """
+    from ..contract import parse_challenge, validate_answer
     from .dryrun import ClipServer
 
+    if mode not in CHALLENGE_MODES:
+        raise KitError(f"challenge mode {mode!r}: expected one of {', '.join(CHALLENGE_MODES)}")
     video = Path(video)
     if not video.is_file():
         raise KitError(f"{video}: no such clip; make one with `tvkit synth --out DIR`")
     base_url = _check_url(base_url)
-    server = None
-    if clip_url is None:
-        if urlparse(base_url).hostname not in LOCAL_HOSTS:
-            raise KitError(f"{base_url} is not on this machine, so it cannot fetch {video} from a local server; "
-                           "put the clip where the chute can reach it and pass --clip-url URL")
-        server = ClipServer(video.parent).start()
-        clip_url = server.url(video.resolve())
+    local = urlparse(base_url).hostname in LOCAL_HOSTS
+    needs_server = (mode == "video" and clip_url is None) or (mode == "frames" and frame_urls)
+    if needs_server and not local:
+        raise KitError(f"{base_url} is not on this machine, so it cannot fetch {video} from a local server; "
+                       "put the clip where the chute can reach it and pass --clip-url URL")
+    server = ClipServer(video.parent).start() if needs_server else None
     try:
-        body = challenge_for(video, clip_url, seed=seed)
+        if mode == "video":
+            body = challenge_for(video, clip_url or server.url(video.resolve()), seed=seed)
+        else:
+            body = frames_challenge_for(video, n_frames, server=server, seed=seed)
         status, answer, seconds = post_challenge(base_url, body, api_key)
     finally:
         if server is not None:
             server.stop()
-    meta = body["meta"]
-    result = Rehearsal(status, answer, seconds, body, latency_score=latency_score(seconds))
+    challenge = parse_challenge(body)
+    result = Rehearsal(status, answer, seconds, body, mode)
     if status != 200 or not isinstance(answer, dict):
         result.problems.append(f"HTTP {status}: {str(answer)[:300]}")
         return result
-    result.problems = [str(p) for p in validate_answer(answer, meta["n_frames_total"], meta["width"],
-                                                       meta["height"])]
+    element = _element(element)
+    meta = challenge.meta
+    result.problems = [str(p) for p in validate_answer(
+        answer, meta.n_frames_total, meta.width, meta.height, meta.n_keypoints, frame_ids=challenge.frame_ids,
+        n_objects=len(element.objects) if element is not None and element.objects else None)]
     if truth is not None:
-        ev = evaluate(answer, truth, video, mode=mode, seed=seed or 0, latency_ms=seconds * 1000.0)
-        result.breakdown = dict(ev.breakdown)
+        result.scores = _score(answer, truth, video, element, seconds * 1000.0 / max(result.n_frames, 1))
     return result
 
 
+def _element(element: Any):
+    if element is None or not isinstance(element, str):
+        return element
+    from ..manifest import example_manifest
+
+    return example_manifest().element(element)
+
+
+def _score(answer: dict[str, Any], truth: str | os.PathLike, video: Path, element: Any,
+           latency_ms: float) -> dict[str, Any]:
+    from ..evaluate import evaluate
+
+    ev = evaluate(answer, truth, video, latency_ms=latency_ms)
+    return dict(ev.breakdown)
+
+
 def format_rehearsal(r: Rehearsal) -> str:
-    lines = [f"HTTP {r.status} in {r.seconds:.2f} s (latency score {r.latency_score:.4f})"]
+    lines = [f"{r.mode} challenge, {r.n_frames} frames: HTTP {r.status} in {r.seconds:.2f} s "
+             f"({r.ms_per_frame:.1f} ms per frame)"]
     if isinstance(r.answer, dict) and r.answer.get("success") is False:
         lines.append(f"success: false, error: {r.answer.get('error')}")
     if r.problems:
         lines.append(f"{len(r.problems)} contract problem(s):")
         lines += [f"  {p}" for p in r.problems[:10]]
     elif r.status == 200:
-        lines.append("the answer follows the contract")
-    for k, v in r.breakdown.items():
-        lines.append(f"  {k:<26} {v:.4f}")
+        lines.append("every frame answered; the answer follows the contract")
+    for k, v in r.scores.items():
+        if isinstance(v, (int, float)):
+            lines.append(f"  {k:<26} {v:.4f}")
     return "\n".join(lines)
