@@ -52,6 +52,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from pathlib import Path
 
 import cv2
@@ -713,6 +714,34 @@ def _remap(S: np.ndarray | None, Hm: np.ndarray) -> np.ndarray:
 _MIRROR = np.array([[-1.0, 0.0, 1050.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
 
 
+# --- per-clip state ----------------------------------------------------------------------------------
+
+class _ClipState:
+    """What a miner remembers within one clip: tracks, team colours, the tracked pitch."""
+
+    def __init__(self, cfg: dict, size):
+        self.tracker = Tracker(cfg)
+        self.teams = TeamModel(cfg)
+        self.size = size
+        self.next_frame = None
+        self.prev_h = None
+        self.prev_age = 0
+        self.kp_source = ("none", 0.0)
+
+
+class _PerClip:
+    """A Miner attribute that lives in the calling thread's `_ClipState`."""
+
+    def __set_name__(self, owner, name):
+        self.name = name
+
+    def __get__(self, miner, owner=None):
+        return self if miner is None else getattr(miner._clip(), self.name)
+
+    def __set__(self, miner, value):
+        setattr(miner._clip(), self.name, value)
+
+
 # --- the miner ------------------------------------------------------------------------------------
 
 class Miner:
@@ -728,6 +757,7 @@ class Miner:
         cv2.setNumThreads(1)
         self.detector = OnnxModel(self.path / "detect.onnx", threads)
         self.pose = OnnxModel(self.path / "pose.onnx", threads)
+        self._local = threading.local()
         self.template = draw_template()
         self._reset(None)
         # start-up self-test, as the chute does: one random 540 x 960 frame must answer
@@ -742,14 +772,27 @@ class Miner:
         return (f"Miner({self.path}, detect {self.detector.w}x{self.detector.h}, "
                 f"pose {self.pose.w}x{self.pose.h})")
 
+    # per-clip state, one per thread -------------------------------------------------------------
+    # The chutes runtime answers concurrent challenges (the chute's `concurrency`) in parallel
+    # threads on this one Miner object, so a clip's tracker, team colours and tracked pitch live
+    # in thread-local state: one challenge's batches never touch another's (measured: with
+    # shared state, 4 concurrent challenges gave answers that differed from a lone one).
+    tracker = _PerClip()
+    teams = _PerClip()
+    size = _PerClip()
+    next_frame = _PerClip()
+    prev_h = _PerClip()
+    prev_age = _PerClip()
+    kp_source = _PerClip()
+
+    def _clip(self) -> "_ClipState":
+        clip = getattr(self._local, "clip", None)
+        if clip is None:
+            clip = self._local.clip = _ClipState(self.cfg, None)
+        return clip
+
     def _reset(self, size) -> None:
-        self.tracker = Tracker(self.cfg)
-        self.teams = TeamModel(self.cfg)
-        self.size = size
-        self.next_frame = None
-        self.prev_h = None
-        self.prev_age = 0
-        self.kp_source = ("none", 0.0)
+        self._local.clip = _ClipState(self.cfg, size)
 
     # one frame through both models -------------------------------------------------------------
     def detect(self, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
