@@ -4,6 +4,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 # Re-install when the dependency pins change; the stamp lives inside .venv.
 STAMP  := $(VENV)/.installed
+# The validator's chute template: the kit downloads it from upstream (pinned commit) when online.
+# Offline, a turbovision checkout beside the clone stands in (here: ../shared/reference).
+export TVKIT_CHUTE_TEMPLATE ?= $(wildcard $(CURDIR)/../shared/reference/validator-ea7412f/turbovision_chute.py.j2)
 
 .PHONY: setup run test test-fast bench clean-venv
 
@@ -11,8 +14,8 @@ setup: $(STAMP)
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install -qq --upgrade pip
+	$(BIN)/python -m pip install -qq -e '.[test]'
 	@touch $(STAMP)
 
 # The main job: the notebook suite on the built-in default, headless.
