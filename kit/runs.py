@@ -375,12 +375,14 @@ def score_table(metrics: dict[str, Any]) -> tuple[list[str], list[tuple[str, lis
 
 
 def format_score_table(metrics: dict[str, Any]) -> str:
+    """The score table as text: `final`, then per element its final, S and pillars (`<id>/<pillar>`)."""
     cols, rows = score_table(metrics)
     if not cols:
         return ""
     width = max([16, *(len(c) + 2 for c in cols)])
-    lines = [f"  {'score':<26}" + "".join(f"{c:>{width}}" for c in cols)]
-    lines += [f"  {k:<26}" + "".join(f"{'-' if v is None else f'{v:.4f}':>{width}}" for v in vals)
+    kw = max([26, *(len(k) + 1 for k, _ in rows)])
+    lines = [f"  {'score':<{kw}}" + "".join(f"{c:>{width}}" for c in cols)]
+    lines += [f"  {k:<{kw}}" + "".join(f"{'-' if v is None else f'{v:.4f}':>{width}}" for v in vals)
               for k, vals in rows]
     return "\n".join(lines)
 
@@ -584,7 +586,7 @@ def run_sweep(spec: dict[str, Any], profile: str | None = None, only: list[str] 
 def _sweep_columns(result: SweepResult) -> tuple[list[str], list[str]]:
     """The score components (final first, then the breakdown's order) and latency metrics any run has."""
     comps = list(dict.fromkeys(k for _, r in result.runs if (h := headline(r.metrics)) for k in h[1]))
-    comps.sort(key=lambda k: k != "final")
+    comps.sort(key=lambda k: (k != "final", not k.endswith("/final")))  # final, element finals, then pillars
     return comps, list(dict.fromkeys(k for _, r in result.runs for k in latencies(r.metrics)))
 
 
@@ -626,7 +628,7 @@ def sweep_figure(result: SweepResult):
         label = ", ".join(f"{k}={_fmt_value(v)}" for k, v in zip(result.grid, row[1:start - 1]))
         vals = [row[start + j] if row[start + j] is not None else 0.0 for j in range(len(comps))]
         ax.bar(x - 0.4 + width * (i + 0.5), vals, width, label=label + ("" if row[start - 1] == "ok" else " (failed)"))
-    ax.set_xticks(x, [k.replace("_", "\n") for k in comps], fontsize=8)
+    ax.set_xticks(x, [k.replace("@1.0", "").replace("/", "\n") for k in comps], fontsize=7, rotation=90)
     ax.set_ylim(0, 1.1)
     ax.set_ylabel("score")
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))  # beside the bars, never on them
@@ -717,8 +719,9 @@ def format_comparison(cmp: dict[str, Any]) -> str:
     lines = [f"{ab}  {r['run_id']}  {r['status']}  {'-' if r['seconds'] is None else r['seconds']} s  {r['dir']}"
              for ab, r in (("A", a), ("B", b))]
     for nb, rows in cmp["scores"].items():
-        lines += ["", f"{'scores: ' + nb:<34}{'A':>10}{'B':>10}{'B - A':>10}"]
-        lines += [f"  {k:<32}{num(r['a']):>10}{num(r['b']):>10}{delta(r['delta']):>10}" for k, r in rows.items()]
+        kw = max([32, *(len(k) + 1 for k in rows)])
+        lines += ["", f"{'scores: ' + nb:<{kw + 2}}{'A':>10}{'B':>10}{'B - A':>10}"]
+        lines += [f"  {k:<{kw}}{num(r['a']):>10}{num(r['b']):>10}{delta(r['delta']):>10}" for k, r in rows.items()]
     if not cmp["scores"]:
         lines += ["", "no scores in either run (no notebook wrote a `breakdown`)"]
     if cmp["latency"]:

@@ -267,7 +267,8 @@ def test_tvkit_run_smoke_runs_the_suite_wired_and_writes_no_secret(tmp_path):
     assert params["passed"]["02_train"]["sources"]["video"] == "01_data_prep"
     assert params["passed"]["04_chute_dry_run"]["sources"]["bundle"] == "02_train"
     finals = {nb: metrics[nb]["breakdown"]["final"] for nb in ("02_train", "03_evaluate", "04_chute_dry_run")}
-    assert len(set(finals.values())) == 1 and finals["03_evaluate"] > 0.5, finals
+    # the final is the mean of the example elements' gated scores (S - baseline_theta), not a raw sum
+    assert len(set(finals.values())) == 1 and finals["03_evaluate"] > 0.3, finals
     assert metrics["04_chute_dry_run"]["dry_run_verdict"] == "PASS"
     assert "dry run (04_chute_dry_run): PASS" in r.stdout
     executed = nbformat.read(run_dir / "00_onboarding.ipynb", as_version=4)

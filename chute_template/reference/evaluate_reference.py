@@ -1,9 +1,11 @@
-"""Score the reference bundle on fresh synthetic clips (seeds never used in training), full mode.
+"""Score the reference bundle on fresh synthetic clips (seeds never used in training), full mode,
+per element and pillar of a manifest (the kit's example by default).
 
-Run from the repo root: `.venv/bin/python chute_template/reference/evaluate_reference.py [--clips 5]`.
-Clips come from EVAL_SEED of train_reference.py (clip i: clip_seed(EVAL_SEED, i)); the
-breakdown of every clip and the mean go into `evaluation.json` beside this script, and the
-run record (run.json) gets the mean.
+Run from the repo root: `.venv/bin/python chute_template/reference/evaluate_reference.py [--clips 5]
+[--manifest M] [--element ID ...]`. Clips come from EVAL_SEED of train_reference.py (clip i:
+clip_seed(EVAL_SEED, i)); every clip's breakdown (`final`, `<element>/final`, `<element>/score`,
+`<element>/<pillar>`) and the mean go into `evaluation.json` beside this script, the run record
+(run.json) gets the mean, and a per-element table is printed (pillar means, S, gated, final).
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ sys.path.insert(0, str(HERE.parents[1]))
 
 from kit.bundle import package, predict_video  # noqa: E402
 from kit.chute_rules import load_miner  # noqa: E402
-from kit.evaluate import BREAKDOWN_KEYS, evaluate  # noqa: E402
+from kit.evaluate import evaluate  # noqa: E402
+from kit.manifest import load_manifest  # noqa: E402
 from kit.synth import generate_clips  # noqa: E402
 
 from train_reference import EVAL_SEED  # noqa: E402
@@ -34,7 +37,10 @@ def main() -> None:
     ap.add_argument("--clips-dir", default=str(HERE.parents[1] / "data" / "ref_eval"))
     ap.add_argument("--bundle", help="default: package the committed reference models")
     ap.add_argument("--out", default=str(HERE / "evaluation.json"))
+    ap.add_argument("--manifest", help="a manifest file or 'live' (default: the kit's example manifest)")
+    ap.add_argument("--element", action="append", help="score only this element (repeatable)")
     a = ap.parse_args()
+    manifest = load_manifest(a.manifest)
     clips_dir = Path(a.clips_dir)
     have = sorted(clips_dir.glob("clip_*.json"))
     if len(have) < a.clips:
@@ -46,22 +52,38 @@ def main() -> None:
         for i in range(a.clips):
             video, truth = clips_dir / f"clip_{i:03d}.mp4", clips_dir / f"clip_{i:03d}.json"
             pred = predict_video(miner, video)
-            ev = evaluate(pred.answer, truth, video, mode="full")
-            row = {k: round(ev.breakdown[k], 4) for k in BREAKDOWN_KEYS}
-            row.update(clip=video.name, predict_seconds=round(pred.seconds, 2), tracking_groups=ev.tracking_groups,
+            ev = evaluate(pred.answer, truth, video, manifest=manifest, elements=a.element, mode="full", spread=False)
+            keys = list(ev.breakdown)
+            row = {k: round(v, 4) for k, v in ev.breakdown.items()}
+            row.update(clip=video.name, predict_seconds=round(pred.seconds, 2),
+                       smoothness_groups={eid: es.smoothness_groups for eid, es in ev.elements.items()},
                        keypoint_zero_rules=dict(ev.zero_reasons()))
             rows.append(row)
-            print(json.dumps({k: row[k] for k in ("clip", *BREAKDOWN_KEYS)}), flush=True)
-    mean = {k: round(sum(r[k] for r in rows) / len(rows), 4) for k in BREAKDOWN_KEYS}
-    out = {"eval_seed": a.seed, "n_clips": a.clips, "frames_per_clip": a.frames, "mode": "full", "mean": mean,
-           "clips": rows}
+            print(json.dumps({k: row[k] for k in ("clip", "final")}), flush=True)
+    mean = {k: round(sum(r[k] for r in rows) / len(rows), 4) for k in keys}
+    out = {"eval_seed": a.seed, "n_clips": a.clips, "frames_per_clip": a.frames, "mode": "full",
+           "manifest": manifest.describe(), "mean": mean, "clips": rows}
     Path(a.out).write_text(json.dumps(out, indent=2))
     run = HERE / "run.json"
     if run.is_file() and not a.bundle and a.seed == EVAL_SEED:
         rec = json.loads(run.read_text())
         rec["evaluation"] = {"eval_seed": EVAL_SEED, "n_clips": a.clips, "frames_per_clip": a.frames, "mean": mean}
         run.write_text(json.dumps(rec, indent=2, default=str))
-    print("mean", json.dumps(mean))
+    print(table(manifest, mean))
+
+
+def table(manifest, mean: dict[str, float]) -> str:
+    """The mean per element: each pillar's raw value and weight, then S, gated and final (markdown)."""
+    lines = ["| element | pillar | weight | mean raw |", "|---|---|---|---|"]
+    for e in manifest.elements:
+        if f"{e.id}/final" not in mean:
+            continue
+        lines += [f"| {e.id} | {p} | {w:g} | {mean[f'{e.id}/{p}']:.4f} |" for p, w in e.pillars.items()]
+        lines.append(f"| {e.id} | **S** (weighted sum) | | {mean[f'{e.id}/score']:.4f} |")
+        lines.append(f"| {e.id} | **final** (beta x max(S - {e.baseline_theta:g}, {e.delta_floor:g})) | | "
+                     f"{mean[f'{e.id}/final']:.4f} |")
+    lines.append(f"| all | **final** (mean over elements) | | {mean['final']:.4f} |")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
