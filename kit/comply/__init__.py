@@ -15,13 +15,14 @@ package says it before the upload:
 - `parity`: the validator's comparison of the local answers with the chute's;
 - `core`: `comply` and the verdict, in the validator's vocabulary (`Verdict`).
 
-`load_miner` loads a bundle's miner in this process the way the compliance worker does (the
-kit's predict, latency and evaluation paths use it).
+`load_miner` / `load_miner_module` load a bundle's miner in this process the way the
+compliance worker does (by path, not registered in sys.modules), for the kit's predict,
+latency and evaluation paths.
 """
 
 from .core import VERDICTS, ComplyReport, LatencyReport, ParityReport, Verdict, comply, format_report, p95
 from .rules import RULES, Finding, Rule, check_repo
-from .worker import load_miner
+from .worker import load_miner, load_miner_module
 
 __all__ = ["VERDICTS", "RULES", "ComplyReport", "Finding", "LatencyReport", "ParityReport", "Rule", "Verdict",
-           "check_repo", "comply", "format_report", "load_miner", "p95"]
+           "check_repo", "comply", "format_report", "load_miner", "load_miner_module", "p95"]

@@ -49,13 +49,10 @@ MODULE_NAME = "scorevision_hf_miner"
 REQUIRED_PARAMS = ("batch_images", "offset", "n_keypoints")
 
 
-def load_miner(repo, filename: str = "miner.py", classname: str = "Miner", module_name: str = MODULE_NAME):
-    """A `Miner` instance from `repo/miner.py`, loaded by path as the compliance worker does.
-
-    Raises ValueError("missing_miner_file:...") / ("missing_miner_class:Miner") like upstream.
-    """
-    repo = Path(repo)
-    path = repo / filename
+def load_miner_module(repo, filename: str = "miner.py", module_name: str = MODULE_NAME):
+    """`repo/miner.py` as a fresh module, loaded by path and not registered in sys.modules,
+    as the compliance worker loads it (security.py:105-114)."""
+    path = Path(repo) / filename
     if not path.exists():
         raise ValueError(f"missing_miner_file:{path}")
     spec = importlib.util.spec_from_file_location(module_name, path)
@@ -63,6 +60,16 @@ def load_miner(repo, filename: str = "miner.py", classname: str = "Miner", modul
         raise ValueError(f"invalid_miner_spec:{path}")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    return module
+
+
+def load_miner(repo, filename: str = "miner.py", classname: str = "Miner", module_name: str = MODULE_NAME):
+    """A `Miner` instance from `repo/miner.py`, loaded by path as the compliance worker does.
+
+    Raises ValueError("missing_miner_file:...") / ("missing_miner_class:Miner") like upstream.
+    """
+    repo = Path(repo)
+    module = load_miner_module(repo, filename, module_name)
     cls = getattr(module, classname, None)
     if cls is None:
         raise ValueError(f"missing_miner_class:{classname}")
