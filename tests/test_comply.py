@@ -380,3 +380,12 @@ def test_the_packaged_reference_bundle_complies(tmp_path):
     print(format_report(r))
     assert r.findings == [] and r.parity.accepted == len(r.parity.challenges) == 10, format_report(r)
     assert r.verdict in ("PASS", "PENDING_LATENCY")
+
+
+def test_a_clips_answer_serves_every_challenge_cut_from_it(tmp_path, clips):
+    """A dry run answers a whole clip; frames challenges cut from it look their frames up by id."""
+    answer = {"success": True, "predictions": {"frames": [{"frame_id": i, "boxes": []} for i in range(12)]}}
+    r = comply(bundle(tmp_path), clips=clips[1], chute_answers={"clip": answer}, max_challenges=3)
+    assert [c.challenge_id for c in r.parity.challenges] == ["clip-f00000", "clip-f00004", "clip-f00008"]
+    assert (r.verdict, r.rule) == ("FAIL_OUTPUT", "iou_mismatch")   # the miner boxes, the "chute" did not
+    assert all(c.compare["frames_compared"] == 1 for c in r.parity.challenges)

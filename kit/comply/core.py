@@ -315,8 +315,13 @@ def _reference(bundle: Path, challenges: list[Challenge], chute_answers: Any) ->
     if chute_answers is None:
         return (chute_path_answers(bundle, challenges),
                 f"the chute's code path run here without a sandbox ({sys.executable})")
-    if isinstance(chute_answers, dict):
-        return chute_answers, "chute answers given in memory"
+    if isinstance(chute_answers, dict):   # {challenge id or clip stem: an answer or its frames}
+        from .challenges import answer_frames
+
+        picked = {c.challenge_id: chute_answers.get(c.challenge_id, chute_answers.get(c.source.stem))
+                  for c in challenges}
+        return ({cid: answer_frames(a, f"chute answer {cid}") for cid, a in picked.items() if a is not None},
+                "chute answers given in memory")
     return load_chute_answers(chute_answers, challenges), f"chute answers from {chute_answers}"
 
 
@@ -334,8 +339,8 @@ def comply(bundle: str | os.PathLike, element: Any = None, clips: Any = None, ch
         clips: a folder, video or image, or a list of them, to cut challenges from; None: one
             synthetic 30-frame clip.
         chute_answers: the chute's answers to the same challenges: a file or folder
-            (kit.comply.challenges), or {challenge id: frames}; None: the chute's code path
-            run here unsandboxed.
+            (kit.comply.challenges), or {challenge id or clip stem: answer or frames} (e.g. a
+            dry run's answer to a clip); None: the chute's code path run here unsandboxed.
         python: the interpreter for the sandboxed worker (e.g. a venv with onnxruntime 1.26).
         mode: "frames" (the validator's replay) or "video" (the chute's video batches).
         previous_latency_failures: latency misses in a row before this run (3 in all: FAIL_LATENCY).
