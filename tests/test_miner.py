@@ -102,14 +102,21 @@ def test_keypoint_hygiene_on_ground_truth(miner):
     assert scored and np.mean([a for a, _ in scored]) >= np.mean([b for _, b in scored]) - 0.05
 
 
-def test_degenerate_subsets_are_never_sent(miner):
+def test_twisted_pitch_is_the_validators_bowtie(miner):
+    """The miner's twist test equals the evaluator's `is_bowtie` (upstream's) on random homographies."""
+    from kit.evaluate.keypoints import TWIST_CORNERS, is_bowtie
+    from kit.pitch import KEYPOINTS
+
     mod = load_miner_module(miner.path)
-    pts = np.zeros((32, 2), dtype=np.int64)
-    for pid, xy in {23: (900, 20), 24: (900, 300), 27: (950, 30), 28: (950, 310)}.items():
-        pts[pid - 1] = xy
-    assert mod._degenerate(pts, 960, 540)
-    pts[0] = (480, 270)  # a point outside every group: fine
-    assert not mod._degenerate(pts, 960, 540)
+    rng = np.random.default_rng(4)
+    corners = KEYPOINTS[[i - 1 for i in TWIST_CORNERS]].astype(np.float32)[None]
+    twisted = 0
+    for _ in range(300):
+        Hm = np.eye(3) + rng.normal(0, [[0.5, 0.5, 200], [0.5, 0.5, 200], [1e-3, 1e-3, 0]])
+        expected = is_bowtie(cv2.perspectiveTransform(corners, Hm)[0])
+        assert mod._twisted(Hm) == expected
+        twisted += expected
+    assert 0 < twisted < 300
 
 
 def test_teams_consistent_over_a_clip(miner):
@@ -119,7 +126,6 @@ def test_teams_consistent_over_a_clip(miner):
     mod = load_miner_module(miner.path)
     m = mod.Miner.__new__(mod.Miner)
     m.cfg = dict(mod.SETTINGS)
-    m._local = mod.threading.local()
     m._reset((540, 960))
     per_track: dict[int, list[int]] = {}
     gt_team: dict[int, int] = {}

@@ -31,7 +31,8 @@ every batch of one clip; `offset == 0` starts a new clip):
   (centre and size), which removes detector jitter without the lag of a plain EMA, and
   fills a gap of up to `max_gap` frames when a tracked object is missed;
 - **keypoints, scored before they are sent**: the validator's keypoint metric needs no
-  ground truth, only the frame and the 32 points (SCORING.md steps 1-11), so `FrameView`
+  ground truth, only the frame and the 32 points (upstream non_vlm_scoring/keypoints.py at
+  ea7412f; `kit.evaluate.keypoints` is the kit's copy, a test keeps the two equal), so `FrameView`
   computes it here, rule for rule, on the validator's own template (`draw_template` paints
   it pixel for pixel: a bundle may not carry a .png, the compliance loop refuses the suffix).
   Per frame a few candidate homographies (template -> frame) compete: the previous frame's
@@ -40,7 +41,7 @@ every batch of one clip; `offset == 0` starts a new clip):
   nothing scores well, its left-right mirror and a looser fit. Each candidate is first
   aligned with the frame's line edges (`refine_homography`: ICP from template line points
   to the nearest top-hat/Canny edge, over a slowly shrinking radius), then projected to the
-  32 points (in-frame ones; (0, 0) elsewhere; never a degenerate subset or twisted pitch)
+  32 points (in-frame ones; (0, 0) elsewhere; never a twisted pitch)
   and scored; the best is sent. A candidate that a rule zeroes (a square line blob, often
   a few clipped pixels) gets 1-pixel nudges; all (0, 0) only when nothing scores.
   A frame larger than 960 x 540 (`work_px`) is aligned and ranked on a downscaled copy, so its
@@ -111,13 +112,7 @@ TEMPLATE_KEYPOINTS = np.array(
      (888, 410), (888, 540), (940, 340), (998, 250), (998, 430), (1045, 5), (1045, 140), (1045, 250), (1045, 430),
      (1045, 540), (1045, 675), (435, 340), (615, 340)], dtype=np.float64)
 
-# SCORING.md step 3: a frame whose visible ids all lie in one of these groups, with the group's
-# first two points near a shared frame edge, scores 0.
-DEGENERATE_GROUPS = (
-    (23, 24, 27, 28), (7, 8, 3, 4), (2, 10, 1, 14), (18, 26, 14, 25), (5, 13, 6, 17), (21, 29, 17, 30),
-    (10, 11, 2, 3), (10, 11, 2, 7), (12, 13, 4, 5), (12, 13, 5, 8), (18, 19, 26, 27), (18, 19, 26, 23),
-    (20, 21, 24, 29), (20, 21, 28, 29), (8, 4, 5, 13), (3, 7, 2, 10), (23, 27, 18, 26), (24, 28, 21, 29))
-EDGE_MARGIN = 100
+# The pitch corners bottom-left, bottom-right, top-right, top-left: the twist (bowtie) test's.
 TWIST_CORNERS = (6, 30, 25, 1)
 
 BALL, GOALKEEPER, PLAYER, REFEREE = 0, 1, 2, 3
@@ -365,40 +360,19 @@ class TeamModel:
 
 # --- keypoints: geometry --------------------------------------------------------------------------
 
-def _cross(p1, p2, q1, q2) -> bool:
-    def orient(a, b, c):
-        return (b[0] - a[0]) * (c[1] - a[1]) - (b[1] - a[1]) * (c[0] - a[0])
+def _ccw(a, b, c) -> bool:
+    return (c[1] - a[1]) * (b[0] - a[0]) > (b[1] - a[1]) * (c[0] - a[0])
 
-    return (orient(p1, p2, q1) * orient(p1, p2, q2) < 0) and (orient(q1, q2, p1) * orient(q1, q2, p2) < 0)
+
+def _intersect(p1, p2, q1, q2) -> bool:
+    return (_ccw(p1, q1, q2) != _ccw(p2, q1, q2)) and (_ccw(p1, p2, q1) != _ccw(p1, p2, q2))
 
 
 def _twisted(Hm: np.ndarray) -> bool:
-    """SCORING.md step 5: the projected pitch corners 6, 30, 25, 1 fold over."""
-    c = cv2.perspectiveTransform(TEMPLATE_KEYPOINTS[[i - 1 for i in TWIST_CORNERS]].reshape(-1, 1, 2), Hm)
-    c = c.reshape(-1, 2)
-    return _cross(c[0], c[1], c[2], c[3]) or _cross(c[1], c[2], c[3], c[0])
-
-
-def _degenerate(points: np.ndarray, W: int, H: int, margin: float = EDGE_MARGIN) -> bool:
-    visible = {i + 1 for i in range(len(points)) if points[i, 0] != 0 or points[i, 1] != 0}
-    for g in DEGENERATE_GROUPS:
-        if visible and visible <= set(g):
-            edges = []
-            for pid in g[:2]:
-                x, y = points[pid - 1]
-                e = set()
-                if x <= margin:
-                    e.add("l")
-                if x >= W - margin:
-                    e.add("r")
-                if y <= margin:
-                    e.add("t")
-                if y >= H - margin:
-                    e.add("b")
-                edges.append(e)
-            if edges[0] & edges[1]:
-                return True
-    return False
+    """The validator's bowtie test: the projected corners 6, 30, 25, 1 (float32) fold over."""
+    c = cv2.perspectiveTransform(TEMPLATE_KEYPOINTS[[i - 1 for i in TWIST_CORNERS]].astype(np.float32)
+                                 .reshape(-1, 1, 2), Hm.astype(np.float64)).reshape(-1, 2)
+    return _intersect(c[0], c[1], c[2], c[3]) or _intersect(c[1], c[2], c[3], c[0])
 
 
 def _valid(Hm) -> bool:
@@ -419,10 +393,9 @@ def fit_homography(kpts: np.ndarray, W: int, H: int, cfg: dict) -> np.ndarray | 
     return Hm / Hm[2, 2]
 
 
-def project_keypoints(Hm: np.ndarray | None, W: int, H: int, margin: float = EDGE_MARGIN) -> np.ndarray:
+def project_keypoints(Hm: np.ndarray | None, W: int, H: int) -> np.ndarray:
     """(32, 2) int frame points of the template under Hm; (0, 0) outside the frame, and all
-    (0, 0) when the validator would zero the frame anyway (twisted corners, fewer than 4
-    points, a degenerate subset; `margin`: the edge band of that rule, frame pixels)."""
+    (0, 0) when the validator would zero the frame anyway (twisted corners, fewer than 4 points)."""
     zeros = np.zeros((32, 2), dtype=np.int64)
     if not _valid(Hm) or _twisted(Hm):
         return zeros
@@ -432,7 +405,7 @@ def project_keypoints(Hm: np.ndarray | None, W: int, H: int, margin: float = EDG
     pts = np.rint(np.nan_to_num(proj, nan=-1.0, posinf=-1.0, neginf=-1.0)).astype(np.int64)
     inside = (w > 0) & (pts[:, 0] >= 1) & (pts[:, 1] >= 1) & (pts[:, 0] < W) & (pts[:, 1] < H)
     pts[~inside] = 0
-    if inside.sum() < 4 or _degenerate(pts, W, H, margin):
+    if inside.sum() < 4:
         return zeros
     return pts
 
@@ -511,17 +484,15 @@ _DILATE = cv2.getStructuringElement(cv2.MORPH_RECT, (3, 3))
 # --- keypoints: the validator's score, on the miner's side ---------------------------------------
 
 class FrameView:
-    """One frame as the keypoint metric sees it (SCORING.md steps 2-11, no ground truth needed).
+    """One frame as the keypoint metric sees it (no ground truth needed).
 
     `score(points)` is the validator's score of 32 integer points on this frame, rule for rule;
-    `edges` (step 7 before the ground mask) and the edge-distance map used to align the lines
-    are computed once per frame, on first use. `margin` is the degenerate-subset rule's edge
-    band (100 px on the frame the validator sees; a downscaled working copy of a large frame
-    scales it, so that its score is the proxy of the full-size one).
+    `edges` (top-hat + Canny, before the ground mask) and the edge-distance map used to align
+    the lines are computed once per frame, on first use.
     """
 
-    def __init__(self, frame: np.ndarray, template: np.ndarray, margin: float = EDGE_MARGIN):
-        self.frame, self.template, self.margin = frame, template, margin
+    def __init__(self, frame: np.ndarray, template: np.ndarray):
+        self.frame, self.template = frame, template
         self.H, self.W = frame.shape[:2]
         self._edges = None
         self._dist = None
@@ -556,7 +527,7 @@ class FrameView:
         outside = (pts[:, 0] < 0) | (pts[:, 1] < 0) | (pts[:, 0] >= W) | (pts[:, 1] >= H)
         pts[outside] = 0
         vis = ~((pts[:, 0] == 0) & (pts[:, 1] == 0))
-        if vis.sum() < 4 or _degenerate(pts, W, H, self.margin):          # steps 3, 4
+        if vis.sum() < 4:                                                 # at least 4 points
             return 0.0
         Hm, _ = cv2.findHomography(TEMPLATE_KEYPOINTS[vis].astype(np.float32), pts[vis].astype(np.float32))
         if Hm is None or _twisted(Hm):                                    # steps 4, 5
@@ -567,8 +538,7 @@ class FrameView:
         n_ground = cv2.countNonZero(ground)                               # step 6
         if n_ground == 0 or n_ground >= 0.9 * W * H:
             return 0.0
-        _, _, bw, bh = cv2.boundingRect(ground)
-        if n_ground == bw * bh or cv2.connectedComponents(ground, connectivity=8)[0] > 2:
+        if cv2.connectedComponents(ground, connectivity=8)[0] > 2:
             return 0.0
         n_lines = cv2.countNonZero(lines)
         if n_lines == 0 or n_lines == W * H or _square_blob(lines):
@@ -589,7 +559,7 @@ class FrameView:
 
 
 def _square_blob(lines: np.ndarray) -> bool:
-    """SCORING.md step 6: an external contour of the line mask with a square bounding box."""
+    """The wide-line rule: an external contour of the projected line mask with a square bounding box."""
     contours, _ = cv2.findContours(lines, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
     for c in contours:
         _, _, w, h = cv2.boundingRect(c)
@@ -757,7 +727,6 @@ class Miner:
         cv2.setNumThreads(1)
         self.detector = OnnxModel(self.path / "detect.onnx", threads)
         self.pose = OnnxModel(self.path / "pose.onnx", threads)
-        self._local = threading.local()
         self.template = draw_template()
         self._reset(None)
         # start-up self-test, as the chute does: one random 540 x 960 frame must answer
@@ -786,13 +755,14 @@ class Miner:
     kp_source = _PerClip()
 
     def _clip(self) -> "_ClipState":
-        clip = getattr(self._local, "clip", None)
+        local = self.__dict__.setdefault("_local", threading.local())
+        clip = getattr(local, "clip", None)
         if clip is None:
-            clip = self._local.clip = _ClipState(self.cfg, None)
+            clip = local.clip = _ClipState(self.cfg, None)
         return clip
 
     def _reset(self, size) -> None:
-        self._local.clip = _ClipState(self.cfg, size)
+        self.__dict__.setdefault("_local", threading.local()).clip = _ClipState(self.cfg, size)
 
     # one frame through both models -------------------------------------------------------------
     def detect(self, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -892,7 +862,7 @@ class Miner:
         sx, sy = w / W, h / H
         small = cv2.resize(full.frame, (w, h), interpolation=cv2.INTER_AREA)
         S = np.array([[sx, 0.0, 0.5 * sx - 0.5], [0.0, sy, 0.5 * sy - 0.5], [0.0, 0.0, 1.0]])
-        return FrameView(small, self.template, EDGE_MARGIN * min(sx, sy)), S
+        return FrameView(small, self.template), S
 
     def _at_full(self, full: FrameView, S: np.ndarray, cand: "_Candidate") -> "_Candidate":
         """A working-copy candidate at the frame's own size: aligned there once more
@@ -941,7 +911,7 @@ class Miner:
     def _candidate(self, view: FrameView, Hm: np.ndarray, name: str) -> "_Candidate":
         """A homography aligned with the frame's lines, projected, and scored as the validator will."""
         Hr = refine_homography(view, Hm, self.cfg)
-        pts = project_keypoints(Hr, view.W, view.H, view.margin)
+        pts = project_keypoints(Hr, view.W, view.H)
         return _Candidate(view.score(pts) if pts.any() else 0.0, pts, Hr, name)
 
     def _nudge(self, view: FrameView, cand: "_Candidate") -> "_Candidate":
