@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from conftest import REPO, TVKIT
+from conftest import TVKIT
 from minerfactory import BUNDLE_TEMPLATE, make_bundle, untrained_models
 
 from kit.bundle import BundleError, package, predict_video

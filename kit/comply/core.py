@@ -46,7 +46,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-from .. import KitError
 from . import parity
 from .challenges import MAX_CHALLENGES, Challenge, ReplayMode, build_challenges, load_chute_answers
 from .rules import DEFAULT_MAX_MODEL_SIZE_MB, Finding, check_repo
