@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -308,12 +309,14 @@ def test_the_worker_dies_with_its_parent(tmp_path):
         import sys, time
         from kit.comply.sandbox import Worker
         w = Worker({str(b)!r}).start()
-        print(w.proc.pid, flush=True)
+        print(w.proc.pid, w.root, flush=True)
         time.sleep(60)
     """)
     parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    root = ""
     try:
-        child = int(parent.stdout.readline())
+        pid, root = parent.stdout.readline().split()
+        child = int(pid)
         os.kill(parent.pid, signal.SIGKILL)
         parent.wait()
         deadline = time.monotonic() + 20
@@ -323,6 +326,7 @@ def test_the_worker_dies_with_its_parent(tmp_path):
     finally:
         if parent.poll() is None:
             parent.kill()
+        shutil.rmtree(root, ignore_errors=True)   # what the killed parent could not remove
 
 
 def _alive(pid: int) -> bool:
