@@ -97,13 +97,15 @@ def check_disk(path: Path) -> Check:
 
 
 def check_credentials(s: Settings, essential: bool) -> list[Check]:
+    """One check per credential a push needs (today's names; values never shown for secrets)."""
+    from .settings import CREDENTIAL_ATTRS
+
     found_in = f" (from environment or {s.env_file})" if s.env_file else " (from environment)"
-    values = {
-        "CHUTES_API_KEY": s.chutes_api_key, "CHUTES_USERNAME": s.chutes_username, "HF_USER": s.hf_user,
-        "HF_TOKEN": s.hf_token, "BITTENSOR_WALLET_COLD": s.wallet_cold, "BITTENSOR_WALLET_HOT": s.wallet_hot,
-    }
     out = []
-    for name, value in values.items():
+    for name, attr in CREDENTIAL_ATTRS.items():
+        if name.startswith("BITTENSOR_"):
+            continue  # the wallet check below names them
+        value = getattr(s, attr)
         is_secret, how = SETTINGS_HELP[name]
         if value:
             detail = ("set" if is_secret else f"set to {value}") + found_in
@@ -111,21 +113,46 @@ def check_credentials(s: Settings, essential: bool) -> list[Check]:
         else:
             out.append(Check(name, False, "not set", f"put {name}=... in .env: {how}",
                              essential=essential, group="credentials"))
+    out.append(check_token_separation(s, essential))
+    out.append(Check("SCOREVISION_NETUID", True, f"{s.netuid}" + ("" if s.netuid == NETUID else
+                     f" (not {NETUID}, the mainnet subnet: commitments go to subnet {s.netuid})"),
+                     essential=False, group="credentials"))
     return out
+
+
+def check_token_separation(s: Settings, essential: bool) -> Check:
+    """CHUTES_HF_TOKEN must not be the write token: Chutes keeps it, so it should only read the repo.
+
+    Upstream MINER.md section 5 asks for two tokens: HF_TOKEN (create/update the repo) and
+    CHUTES_HF_TOKEN (fine-grained, read-only, scoped to the miner repo). Here only what can be
+    known offline is checked (the two differ); `tvkit push` also asks the Hub what the token may do.
+    """
+    name = "HF tokens separate"
+    if not (s.chutes_hf_token and s.hf_token):
+        return Check(name, False, "needs both HF_TOKEN and CHUTES_HF_TOKEN set",
+                     "make a fine-grained token with read access to HF_USER/ScoreVision only and set "
+                     "CHUTES_HF_TOKEN to it", essential=essential, group="credentials")
+    if s.chutes_hf_token == s.hf_token:
+        return Check(name, False, "CHUTES_HF_TOKEN is the same token as HF_TOKEN (your write token)",
+                     "Chutes stores CHUTES_HF_TOKEN on the chute: give it a separate fine-grained token with read "
+                     "access to HF_USER/ScoreVision only (https://huggingface.co/settings/tokens)",
+                     essential=essential, group="credentials")
+    return Check(name, True, "a separate token from HF_TOKEN (`tvkit push` checks with the Hub that it cannot write)",
+                 essential=essential, group="credentials")
 
 
 def check_wallet(s: Settings, essential: bool) -> Check:
     if not (s.wallet_cold and s.wallet_hot):
         return Check("wallet files", False, "wallet names not set",
                      "set BITTENSOR_WALLET_COLD and BITTENSOR_WALLET_HOT, then register: "
-                     f"`btcli subnet register --netuid {NETUID} --wallet.name COLD --wallet.hotkey HOT`",
+                     f"`btcli subnet register --netuid {s.netuid} --wallet.name COLD --wallet.hotkey HOT`",
                      essential=essential, group="credentials")
     missing = [p for p in (s.coldkeypub_file, s.hotkey_file) if p is not None and not p.is_file()]
     if missing:
         return Check("wallet files", False, "missing " + ", ".join(str(p) for p in missing),
                      f"create the keys (`btcli wallet new_coldkey --wallet.name {s.wallet_cold}` and "
                      f"`btcli wallet new_hotkey --wallet.name {s.wallet_cold} --wallet.hotkey {s.wallet_hot}`), "
-                     f"then `btcli subnet register --netuid {NETUID} --wallet.name {s.wallet_cold} "
+                     f"then `btcli subnet register --netuid {s.netuid} --wallet.name {s.wallet_cold} "
                      f"--wallet.hotkey {s.wallet_hot}`; or point BITTENSOR_WALLET_PATH at your wallets",
                      essential=essential, group="credentials")
     return Check("wallet files", True, f"hotkey {s.wallet_cold}/{s.wallet_hot} under {s.wallet_path}",
@@ -156,6 +183,15 @@ def check_docker() -> Check:
                  essential=False, group="optional")
 
 
+def check_bittensor() -> Check:
+    """The bittensor SDK commits a push's commitment on chain (upstream bittensor_helpers.py:178)."""
+    mod, detail = _version("bittensor")
+    return Check("bittensor", mod is not None, detail if mod is not None else "not installed",
+                 "" if mod is not None else "`pip install bittensor` to let `tvkit push` commit on chain (without it: "
+                 "`tvkit push --no-commit` prints the commitment and keeps the repo private)",
+                 essential=False, group="optional")
+
+
 def check_btcli() -> Check:
     exe = shutil.which("btcli")
     return Check("btcli", exe is not None, exe or "not installed",
@@ -180,6 +216,7 @@ def run_checks(deploy: bool = False, root: Path | None = None, settings: Setting
         *check_credentials(s, essential=deploy),
         check_wallet(s, essential=deploy),
         check_chutes_config(s, essential=deploy),
+        check_bittensor(),
         check_docker(),
         check_btcli(),
     ]

@@ -21,19 +21,41 @@ from dotenv import dotenv_values
 
 MASK = "***"
 
-#: Settings the kit reads: (env var, what it is for, where to get it). Secrets are marked.
+#: Settings the kit reads: (env var, what it is for, where to get it). Secrets are marked. The names
+#: are today's subnet names (upstream scorevision/utils/settings.py at ea7412f: HF_USER and HF_TOKEN
+#: :280-281, CHUTES_HF_TOKEN :253, SCOREVISION_NETUID :315, SCOREVISION_FAILING_TUPLES_URL :376).
 SETTINGS_HELP: dict[str, tuple[bool, str]] = {
     "CHUTES_API_KEY": (True, "Chutes API key: after `chutes register`, `chutes keys create --name tvkit --admin`"),
     "CHUTES_USERNAME": (False, "your Chutes username (the one given to `chutes register --username`)"),
-    "HF_USER": (False, "your Hugging Face user or organisation name"),
-    "HF_TOKEN": (True, "a Hugging Face write token: https://huggingface.co/settings/tokens"),
+    "HF_USER": (False, "your Hugging Face user or organisation name (the repo is HF_USER/ScoreVision)"),
+    "HF_TOKEN": (True, "a Hugging Face write token, used here only to create, upload and publish the repo: "
+                       "https://huggingface.co/settings/tokens"),
+    "CHUTES_HF_TOKEN": (True, "a second Hugging Face token, fine-grained, with READ access to HF_USER/ScoreVision "
+                              "only (never the write token): https://huggingface.co/settings/tokens; it is stored "
+                              "on your chute as its HF_TOKEN secret so Chutes can load the private repo"),
     "BITTENSOR_WALLET_COLD": (False, "the coldkey (wallet) name: `btcli wallet new_coldkey --wallet.name NAME`"),
     "BITTENSOR_WALLET_HOT": (False, "the hotkey name: `btcli wallet new_hotkey --wallet.name COLD --wallet.hotkey NAME`"),
     "BITTENSOR_WALLET_PATH": (False, "where btcli keeps wallets (default ~/.bittensor/wallets)"),
+    "SCOREVISION_NETUID": (False, "the subnet the commitment goes to (default 44; 423 is the testnet's)"),
+    "BITTENSOR_SUBTENSOR_ENDPOINT": (False, "the chain endpoint bittensor talks to (default finney)"),
     "CHUTES_API_URL": (False, "Chutes API base URL (default https://api.chutes.ai)"),
     "HF_ENDPOINT": (False, "Hugging Face Hub base URL (default https://huggingface.co)"),
     "CHUTES_CHUTE_URL": (False, "a deployed chute's base URL, {slug} filled in (default https://{slug}.chutes.ai)"),
+    "SCOREVISION_FAILING_TUPLES_URL": (False, "the compliance checker's failing list (default "
+                                              "https://conformity.scoredata.me/compliance/failing_tuples.json)"),
+    "TVKIT_INACTIVE_MINERS_URL": (False, "the validators' inactive-miner list (default "
+                                         "https://turbo.scoredata.me/manako/inactive_miners.json)"),
+    "TVKIT_BLACKLIST_URL": (False, "the published blacklist (default: the `blacklist` file of "
+                                   "score-technologies/turbovision on GitHub, main branch)"),
 }
+
+#: Where the public lists live (upstream compliance_failures.py:14, inactive_miners.py:12, and the
+#: repository's `blacklist` file, which validators also carry as HARDCODED_BLACKLIST_HOTKEYS in
+#: scorevision/utils/blacklist.py:10).
+DEFAULT_FAILING_TUPLES_URL = "https://conformity.scoredata.me/compliance/failing_tuples.json"
+DEFAULT_INACTIVE_MINERS_URL = "https://turbo.scoredata.me/manako/inactive_miners.json"
+DEFAULT_BLACKLIST_URL = "https://raw.githubusercontent.com/score-technologies/turbovision/main/blacklist"
+DEFAULT_NETUID = 44
 
 _SECRET_NAME = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL)", re.I)
 # Token shapes worth masking even when we were not told about them.
@@ -73,6 +95,12 @@ class Secret:
         raise TypeError("a Secret cannot be pickled")
 
 
+#: The credentials a push needs, by environment name -> Settings attribute.
+CREDENTIAL_ATTRS = {"CHUTES_API_KEY": "chutes_api_key", "CHUTES_USERNAME": "chutes_username", "HF_USER": "hf_user",
+                    "HF_TOKEN": "hf_token", "CHUTES_HF_TOKEN": "chutes_hf_token",
+                    "BITTENSOR_WALLET_COLD": "wallet_cold", "BITTENSOR_WALLET_HOT": "wallet_hot"}
+
+
 @dataclass(frozen=True)
 class Settings:
     chutes_api_key: Secret | None = None
@@ -86,16 +114,19 @@ class Settings:
     hf_endpoint: str = "https://huggingface.co"
     env_file: Path | None = None
     chutes_chute_url: str = "https://{slug}.chutes.ai"
+    chutes_hf_token: Secret | None = None
+    netuid: int = DEFAULT_NETUID
+    subtensor_endpoint: str = "finney"
+    failing_tuples_url: str = DEFAULT_FAILING_TUPLES_URL
+    inactive_miners_url: str = DEFAULT_INACTIVE_MINERS_URL
+    blacklist_url: str = DEFAULT_BLACKLIST_URL
 
     def secrets(self) -> list[str]:
         return [v.reveal() for f in fields(self) if isinstance(v := getattr(self, f.name), Secret) and v]
 
     def missing(self, *names: str) -> list[str]:
         """Which of these environment variable names are unset."""
-        attr = {"CHUTES_API_KEY": "chutes_api_key", "CHUTES_USERNAME": "chutes_username", "HF_USER": "hf_user",
-                "HF_TOKEN": "hf_token", "BITTENSOR_WALLET_COLD": "wallet_cold",
-                "BITTENSOR_WALLET_HOT": "wallet_hot"}
-        return [n for n in names if not getattr(self, attr[n])]
+        return [n for n in names if not getattr(self, CREDENTIAL_ATTRS[n])]
 
     @property
     def hotkey_file(self) -> Path | None:
@@ -151,9 +182,30 @@ def load_settings(env_file: str | os.PathLike | None = None, environ: dict[str, 
         hf_endpoint=(get("HF_ENDPOINT") or "https://huggingface.co").rstrip("/"),
         env_file=path if path is not None and path.is_file() else None,
         chutes_chute_url=(get("CHUTES_CHUTE_URL") or "https://{slug}.chutes.ai").rstrip("/"),
+        chutes_hf_token=secret("CHUTES_HF_TOKEN"),
+        netuid=_netuid(get("SCOREVISION_NETUID"), path),
+        subtensor_endpoint=get("BITTENSOR_SUBTENSOR_ENDPOINT") or "finney",
+        failing_tuples_url=get("SCOREVISION_FAILING_TUPLES_URL") or DEFAULT_FAILING_TUPLES_URL,
+        inactive_miners_url=get("TVKIT_INACTIVE_MINERS_URL") or DEFAULT_INACTIVE_MINERS_URL,
+        blacklist_url=get("TVKIT_BLACKLIST_URL") or DEFAULT_BLACKLIST_URL,
     )
     register_secrets(*settings.secrets())
     return settings
+
+
+def _netuid(value: str | None, env_file: Path | None) -> int:
+    if value is None:
+        return DEFAULT_NETUID
+    try:
+        n = int(value)
+    except ValueError:
+        n = -1
+    if n < 0:
+        from . import KitError
+
+        where = f" (environment or {env_file})" if env_file else " (environment)"
+        raise KitError(f"SCOREVISION_NETUID={value!r}{where} is not a subnet number; use 44 (mainnet) or 423 (testnet)")
+    return n
 
 
 # --- redaction -------------------------------------------------------------------------------

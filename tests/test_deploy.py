@@ -1,51 +1,40 @@
-"""Ship and operate against local stand-ins of the Hub and the Chutes API (real sockets on 127.0.0.1).
+"""`tvkit push` and the operate commands, as a miner runs them, against local stand-ins (127.0.0.1).
 
-The real huggingface_hub client, real httpx and the real `chutes` CLI (signing with a throwaway
-hotkey written to a temporary HOME) talk to tests/standins; every request is recorded and
-asserted. Tokens are built by concatenation so no token-shaped string is tracked.
+The real huggingface_hub client, httpx and the real `chutes` CLI (signing with a throwaway hotkey)
+talk to tests/standins; every request is recorded and asserted. bittensor is not installed here,
+so these pushes run with --no-commit (or stop at the checks saying so); the committed path and
+the order of calls are in test_deploy_order.py.
 """
 import json
 import os
-import shutil
-import subprocess
 
 import pytest
 
-from conftest import TVKIT
 from standins.chutes_api import ChutesStandIn, User
+from standins.deploy_env import (CHUTES_KEY, CREDENTIAL_VARS, ELEMENT, HF_READ_TOKEN, HF_TOKEN, HF_WRITE_TOKEN_2,
+                                 NODEV_KEY, assert_no_secret_in_tree, keypair, ledger, settings_env, tvkit)
 from standins.hub import HubStandIn
+from standins.tiny_bundle import tiny_bundle
 
-CHUTES_KEY = "cpk_" + "x" * 40
-NODEV_KEY = "cpk_" + "n" * 40
-HF_TOKEN = "hf_" + "y" * 34
-HF_READ_TOKEN = "hf_" + "r" * 34
-SECRETS = (CHUTES_KEY, NODEV_KEY, HF_TOKEN, HF_READ_TOKEN)
-CREDENTIAL_VARS = ("CHUTES_API_KEY", "HF_TOKEN", "HF_USER", "CHUTES_USERNAME", "BITTENSOR_WALLET_COLD",
-                   "BITTENSOR_WALLET_HOT")
-
-
-def _keypair():
-    from substrateinterface import Keypair
-
-    seed = os.urandom(32).hex()
-    return seed, Keypair.create_from_seed(seed).ss58_address
+REPO_ID = "hfminer/ScoreVision"
 
 
 @pytest.fixture(scope="module")
 def hotkey():
-    return _keypair()
+    return keypair()
 
 
 @pytest.fixture
 def hub():
-    s = HubStandIn(write_tokens=[HF_TOKEN], read_tokens=[HF_READ_TOKEN]).start()
+    s = HubStandIn(write_tokens=[HF_TOKEN, HF_WRITE_TOKEN_2], read_tokens=[HF_READ_TOKEN]).start()
     yield s
     s.stop()
 
 
 @pytest.fixture
 def chutes(hotkey):
-    s = ChutesStandIn([User("miner-one", CHUTES_KEY, hotkey[1]), User("plain-user", NODEV_KEY, developer=False)])
+    s = ChutesStandIn([User("miner-one", CHUTES_KEY, hotkey[1]), User("plain-user", NODEV_KEY, developer=False)],
+                      hf_read_tokens=[HF_READ_TOKEN])
     s.start()
     yield s
     s.stop()
@@ -53,259 +42,263 @@ def chutes(hotkey):
 
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory):
-    from kit.bundle import package
-
-    return package(tmp_path_factory.mktemp("bundle") / "bundle")
-
-
-def write_chutes_config(home, user, seed, ss58):
-    cfg = home / ".chutes" / "config.ini"
-    cfg.parent.mkdir(parents=True, exist_ok=True)
-    cfg.write_text(f"[auth]\nuser_id = {user.user_id}\nusername = {user.username}\nhotkey_seed = {seed}\n"
-                   f"hotkey_name = hot\nhotkey_ss58address = {ss58}\n")
-    return cfg
+    return tiny_bundle(tmp_path_factory.mktemp("bundle") / "bundle")
 
 
 @pytest.fixture
 def env(tmp_path, hub, chutes, hotkey):
-    """A tvkit environment pointed at the stand-ins, with credentials, a chutes config and a wallet."""
-    home = tmp_path / "home"
-    write_chutes_config(home, chutes.users[0], *hotkey)
-    wallet = tmp_path / "wallets" / "cold" / "hotkeys"
-    wallet.mkdir(parents=True)
-    (wallet / "hot").write_text(json.dumps({"ss58Address": hotkey[1]}))  # the public part is all push reads
-    return {**os.environ, "HOME": str(home), "HF_HOME": str(tmp_path / "hf"), "CHUTES_API_KEY": CHUTES_KEY,
-            "HF_TOKEN": HF_TOKEN, "HF_USER": "hfminer", "CHUTES_USERNAME": "miner-one", "CHUTES_API_URL": chutes.url,
-            "HF_ENDPOINT": hub.url, "CHUTES_CHUTE_URL": chutes.url + "/run/{slug}", "HF_HUB_OFFLINE": "0",
-            "HF_HUB_DISABLE_XET": "1", "TVKIT_DEPLOYMENTS_DIR": str(tmp_path / "deployments"),
-            "BITTENSOR_WALLET_COLD": "cold", "BITTENSOR_WALLET_HOT": "hot",
-            "BITTENSOR_WALLET_PATH": str(tmp_path / "wallets")}
+    return {**os.environ, **settings_env(tmp_path, hub, chutes, hotkey)}
 
 
-def tvkit(env, *args, cwd=None, timeout=300):
-    r = subprocess.run([TVKIT, *args], capture_output=True, text=True, env=env, cwd=cwd or env["HOME"],
-                       timeout=timeout)
-    for secret in SECRETS:
-        assert secret not in r.stdout and secret not in r.stderr, f"a secret was printed by tvkit {args[0]}"
-    return r
+def push_args(bundle, *extra):
+    return ("push", "--model-path", str(bundle), "--element-id", ELEMENT, "--manifest", "example", *extra)
 
 
-def ledger(env):
-    path = os.path.join(env["TVKIT_DEPLOYMENTS_DIR"], "ledger.jsonl")
-    return [json.loads(ln) for ln in open(path)] if os.path.exists(path) else []
+# --- the whole journey, --no-commit, then every operate command ----------------------------------
 
-
-def assert_no_secret_in_tree(folder):
-    for root, _, files in os.walk(folder):
-        for f in files:
-            data = open(os.path.join(root, f), "rb").read()
-            for secret in SECRETS:
-                assert secret.encode() not in data, f"{f} holds a secret"
-
-
-# --- push, end to end, then every operate command on what it deployed -------------------------------
-
-def test_push_then_operate_end_to_end(env, hub, chutes, bundle, hotkey):
-    r = tvkit(env, "push", "--model-path", str(bundle))
+def test_push_no_commit_keeps_the_repo_private_then_operate(env, hub, chutes, bundle, hotkey):
+    r = tvkit(env, *push_args(bundle, "--no-commit"))
     assert r.returncode == 0, r.stdout + r.stderr[-3000:]
-    out = dict(ln.split(None, 1) for ln in r.stdout.splitlines()[:2])
+    out = {ln.split(None, 1)[0]: ln.split(None, 1)[1] for ln in r.stdout.splitlines() if len(ln.split(None, 1)) == 2}
     revision = out["revision"].strip()
-    assert len(revision) == 40 and hub.repos["hfminer/turbovision-miner"]["branches"]["main"] == revision
-    from kit.chute.render import chute_name
+    assert len(revision) == 40 and hub.repos[REPO_ID]["branches"]["main"] == revision
+    from kit.chute.official import chute_name
 
-    name = chute_name("hfminer/turbovision-miner", revision)
-    assert out["chute"].split()[-1] == name
+    name = chute_name(revision, "hfminer")
     slug = f"miner-one-{name}"
-    assert f"slug       {slug}" in r.stdout
-    assert "bittensor is not installed" in r.stdout
+    commitment = json.loads(out["commitment"])
+    assert commitment == {"role": "miner", "model": REPO_ID, "revision": revision,
+                          "chute_id": commitment["chute_id"], "slug": slug, "hotkey": hotkey[1], "element_id": ELEMENT}
+    assert list(commitment) == ["role", "model", "revision", "chute_id", "slug", "hotkey", "element_id"]
+    assert "stays private" in r.stdout and "tvkit publish" in r.stdout
 
-    # the Hub: private repo, one commit holding the bundle (weights through LFS), token as a header
-    create = hub.seen("POST", "/api/repos/create")[0]
-    assert create.json()["name"] == "turbovision-miner" and create.json()["organization"] == "hfminer"
-    assert create.json().get("visibility") == "private" or create.json().get("private") is True
-    assert create.headers["authorization"] == f"Bearer {HF_TOKEN}"
-    commits = hub.seen("POST", r"/commit/main$")
-    assert len(commits) == 1
-    ops = [json.loads(ln) for ln in commits[0].body.decode().splitlines()]
-    assert {o["value"]["path"] for o in ops if o["key"] == "lfsFile"} == {"detect.onnx", "pose.onnx"}
-    assert {o["value"]["path"] for o in ops if o["key"] == "file"} == \
-        {f.name for f in bundle.iterdir() if f.suffix != ".onnx"} >= {"miner.py", "chute_config.yml"}
-    held = hub.files_at("hfminer/turbovision-miner", revision)
-    assert held["pose.onnx"] == (bundle / "pose.onnx").read_bytes()
+    # the Hub: created private, kept private, one commit of the bundle; never made public
+    create = hub.seen("POST", "/api/repos/create")[0].json()
+    assert create["name"] == "ScoreVision" and create["organization"] == "hfminer"
+    assert create.get("visibility") == "private" or create.get("private") is True
+    assert hub.visibility_log == [(REPO_ID, "private")] and hub.repos[REPO_ID]["private"] is True
+    assert len(hub.seen("POST", r"/commit/main$")) == 1
+    assert hub.files_at(REPO_ID, revision)["mean.onnx"] == (bundle / "mean.onnx").read_bytes()
+    # the chutes CLI read the private repo with CHUTES_HF_TOKEN, never the write token
+    downloads = hub.seen(None, "/resolve/")
+    assert downloads and {q.headers["authorization"] for q in downloads} == {f"Bearer {HF_READ_TOKEN}"}
 
-    # Chutes: the real CLI signed build and deploy with the hotkey; the kit used the API key
-    image_post = chutes.seen("POST", "^/images/$")[0]
-    assert image_post.headers["x-chutes-hotkey"] == hotkey[1] and "authorization" not in image_post.headers
-    deploy = chutes.seen("POST", "^/chutes/$")[0]
-    assert deploy.query["accept_fee"] == ["true"] and deploy.headers["x-chutes-hotkey"] == hotkey[1]
-    body = deploy.json()
-    assert body["name"] == name and f'REVISION = "{revision}"' in body["code"]
-    assert 'HF_REPO = "hfminer/turbovision-miner"' in body["code"]
-    lookups = chutes.seen("GET", f"^/chutes/{name}$")
-    assert len(lookups) == 2 and all(q.headers["authorization"] == f"Bearer {CHUTES_KEY}" for q in lookups)
-    for q in chutes.requests:  # the Hub token never goes to Chutes
+    # Chutes: the official chute, built public, deployed, the read token as its HF_TOKEN secret, warmed, healthy
+    image = chutes.seen("POST", "^/images/$")[0]
+    assert image.headers["x-chutes-hotkey"] == hotkey[1] and b'name="public"' in image.body
+    deploy = chutes.seen("POST", "^/chutes/$")[0].json()
+    assert deploy["name"] == name and f'HF_REPO_REVISION = "{revision}"' in deploy["code"]
+    from kit.chute.official import verify_text
+
+    assert verify_text(deploy["code"]).match
+    (chute_id,) = [c["id"] for c in chutes.chutes.values()]
+    assert chutes.secrets == {(chute_id, "HF_TOKEN"): HF_READ_TOKEN}
+    seq = {p: min(q.seq for q in chutes.requests if p in q.path) for p in ("/secrets/", "/warmup/", "/health")}
+    assert seq["/secrets/"] < seq["/warmup/"] < seq["/health"]
+    for q in chutes.requests:  # the write token never goes to Chutes; the read token only as the secret
         assert HF_TOKEN not in json.dumps(q.headers) and HF_TOKEN.encode() not in q.body
+        assert HF_READ_TOKEN.encode() not in q.body or q.path == "/secrets/"
 
-    # the ledger: revision, chute name, slug, the commitment with the wallet's hotkey; no secret
+    # the ledger: the commitment, not committed, repo private; no secret anywhere the kit wrote
     (entry,) = ledger(env)
-    assert (entry["event"], entry["revision"], entry["chute_name"], entry["slug"]) == ("push", revision, name, slug)
-    assert entry["deployed"] is True and entry["commitment"] == {
-        "role": "miner", "model": "hfminer/turbovision-miner", "revision": revision,
-        "chute_id": entry["chute_id"], "slug": slug, "hotkey": hotkey[1]}
+    assert (entry["revision"], entry["chute_name"], entry["slug"], entry["element_id"]) == (revision, name, slug, ELEMENT)
+    assert entry["committed"] is False and entry["public"] is False and entry["commitment"] == commitment
+    assert entry["done"] == ["checks", "upload", "render", "build", "deploy", "secret", "warmup", "health"]
     assert_no_secret_in_tree(env["TVKIT_DEPLOYMENTS_DIR"])
 
-    # find it
-    r = tvkit(env, "chute-slug", "--revision", revision, "--json")
+    # find it, list it, read an instance's logs, ping it
+    r = tvkit(env, "chute-slug", "--revision", revision[:10], "--json")
     assert r.returncode == 0, r.stderr
     found = json.loads(r.stdout)
     assert found["slug"] == slug and found["url"] == f"{chutes.url}/run/{slug}"
     r = tvkit(env, "chutes-list", "--json")
     assert r.returncode == 0 and [c["revision"] for c in json.loads(r.stdout)] == [revision]
-    assert chutes.seen("GET", "^/chutes/$")[-1].query["include_public"] == ["false"]
-
-    # warm it up, read an instance's logs
     r = tvkit(env, "warmup", "--revision", revision)
     assert r.returncode == 0 and "[hot]" in r.stdout, r.stdout + r.stderr
     r = tvkit(env, "chute-logs", "--instance", found["instances"][0], "--backfill", "2")
     assert r.returncode == 0 and r.stdout.splitlines() == ["miner loaded; self-test passed",
                                                            "/predict success=True frames=60"]
-    assert chutes.seen("GET", "/logs$")[-1].query["backfill"] == ["2"]
 
-    # test it like a validator: health, then a challenge on a local clip, scored, recorded
-    r = tvkit(env, "ping-chute", "--revision", revision)
-    assert r.returncode == 0 and json.loads(r.stdout)["model_loaded"] is True
-    r = tvkit(env, "test-chute", "--revision", revision, "--frames", "12", "--json")
-    assert r.returncode == 0, r.stdout + r.stderr
-    assert json.loads(r.stdout)["ok"] is True
-    predict = chutes.seen("POST", f"^/run/{slug}/predict$")[-1]
-    assert predict.headers["authorization"] == f"Bearer {CHUTES_KEY}"
-    assert predict.json()["meta"]["n_frames_total"] == 12
-    test_entry = ledger(env)[-1]
-    assert test_entry["event"] == "test" and test_entry["revision"] == revision and test_entry["ok"] is True
-    assert test_entry["final"] is not None and test_entry["seconds"] > 0
+    # publish after committing by hand: asks without --yes, then the repo is public
+    r = tvkit(env, "publish")
+    assert r.returncode != 0 and "--yes" in r.stderr and hub.repos[REPO_ID]["private"] is True
+    r = tvkit(env, "publish", "--yes")
+    assert r.returncode == 0 and hub.repos[REPO_ID]["private"] is False
+    assert hub.visibility_log[-1] == (REPO_ID, "public") and ledger(env)[-1]["event"] == "publish"
 
-    # retire it: refused without confirmation, then chute and image deleted with --yes
-    r = tvkit(env, "delete-chute", "--revision", revision)
-    assert r.returncode != 0 and "--yes" in r.stderr and chutes.chutes
+    # retire it
     r = tvkit(env, "delete-chute", "--revision", revision, "--yes")
     assert r.returncode == 0, r.stderr
-    assert not chutes.chutes and not chutes.images
-    assert ledger(env)[-1]["event"] == "delete"
-    r = tvkit(env, "chute-slug", "--revision", revision)
-    assert r.returncode != 0 and "tvkit push --revision" in r.stderr and "chutes-list" in r.stderr
+    assert not chutes.chutes and not chutes.images and ledger(env)[-1]["event"] == "delete"
 
 
-def test_push_refuses_a_bundle_that_breaks_a_rule_before_uploading(env, hub, chutes, bundle, tmp_path):
+# --- the plan ------------------------------------------------------------------------------------
+
+def test_push_plan_json_lists_the_steps_in_order_and_the_exact_commitment(env, hub, chutes, hotkey):
+    from kit.deploy.push import PUSH_STEPS
+
+    r = tvkit(env, "push", "--plan", "--json", "--element-id", ELEMENT)
+    assert r.returncode == 0, r.stderr
+    plan = json.loads(r.stdout)
+    assert [st["name"] for st in plan["steps"]] == list(PUSH_STEPS)
+    c = plan["commitment"]
+    assert list(c) == ["role", "model", "revision", "chute_id", "slug", "hotkey", "element_id"]
+    assert (c["role"], c["model"], c["hotkey"], c["element_id"]) == ("miner", REPO_ID, hotkey[1], ELEMENT)
+    assert c["revision"].startswith("<") and c["chute_id"].startswith("<")
+    assert plan["missing"] == []
+    assert f"POST {chutes.url}/secrets/" in r.stdout and f"PUT {hub.url}/api/models/{REPO_ID}/settings" in r.stdout
+    assert hub.requests == [] and chutes.requests == []  # touches nothing
+    # without credentials: the same steps, placeholders, and what is missing
+    bare = {**env, **{k: "" for k in CREDENTIAL_VARS}}
+    r = tvkit(bare, "push", "--plan", "--json", "--element-id", ELEMENT, "--no-commit")
+    plan = json.loads(r.stdout)
+    assert r.returncode == 0 and [st["name"] for st in plan["steps"]] == list(PUSH_STEPS[:-2])
+    assert plan["commitment"]["model"] == "<HF_USER>/ScoreVision" and plan["commitment"]["element_id"] == ELEMENT
+    r = tvkit(bare, "push", "--plan", "--element-id", ELEMENT, "--no-commit")
+    assert "missing to run it for real: HF_USER, HF_TOKEN, CHUTES_API_KEY, CHUTES_USERNAME, CHUTES_HF_TOKEN" in r.stdout
+
+
+# --- which element ---------------------------------------------------------------------------------
+
+def test_push_without_element_and_without_a_terminal_lists_the_choices(env, hub, bundle):
+    r = tvkit(env, "push", "--model-path", str(bundle), "--manifest", "example")
+    assert r.returncode == 2 and "--element-id" in r.stderr
+    for eid in ("PlayerDetect_v1@1.0", "DetectBall_v1@1.0", "PitchCalib_v1@1.0"):
+        assert eid in r.stderr
+    r = tvkit(env, *push_args(bundle)[:-4], "--element-id", "PlayerDetect_v1@1.1", "--manifest", "example")
+    assert r.returncode == 2 and "did you mean 'PlayerDetect_v1@1.0'" in r.stderr
+    assert hub.requests == []
+
+
+def test_push_asks_for_the_element_in_a_terminal(env, bundle, tmp_path):
+    import pty
+    import subprocess
+
+    from standins.deploy_env import TVKIT
+
+    leader, follower = pty.openpty()
+    bare = {**env, "HF_TOKEN": ""}  # stops right after the choice: the element was taken, then a credential lacks
+    proc = subprocess.Popen([TVKIT, "push", "--model-path", str(bundle), "--manifest", "example"], stdin=follower,
+                            stdout=subprocess.PIPE, stderr=follower, env=bare, cwd=tmp_path)
+    os.close(follower)
+    os.write(leader, b"9\n2\n")
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        seen += chunk
+    proc.wait(timeout=60)
+    os.close(leader)
+    text = seen.decode(errors="replace")
+    assert "1. PlayerDetect_v1@1.0" in text and "2. DetectBall_v1@1.0" in text and "a number from 1 to 3" in text
+    assert proc.returncode == 2 and "HF_TOKEN" in text and "not set" in text
+
+
+# --- failures: each stops, says what is done and what next, and never makes the repo public -------
+
+def test_push_refuses_without_bittensor_before_uploading(env, hub, chutes, bundle):
+    r = tvkit(env, *push_args(bundle))
+    assert r.returncode == 2 and "bittensor is not installed" in r.stderr and "--no-commit" in r.stderr
+    assert "stopped at step 'checks'" in r.stderr and "done: nothing" in r.stderr
+    assert not hub.seen("POST") and not chutes.requests
+    assert ledger(env) == []  # nothing was done, nothing to record
+
+
+def test_push_refuses_a_bundle_that_fails_comply_before_uploading(env, hub, chutes, bundle, tmp_path):
+    import shutil
+
     bad = tmp_path / "bad"
     shutil.copytree(bundle, bad)
     (bad / "miner.py").write_text("import socket\n" + (bad / "miner.py").read_text())
-    from kit.chute_rules import check_bundle
-
-    rules = {v.rule for v in check_bundle(bad, run_self_test=False)}
-    assert rules  # the kit's own rules say this bundle may not ship
-    r = tvkit(env, "push", "--model-path", str(bad))
-    assert r.returncode != 0 and all(f"[{rule}]" in r.stderr for rule in rules), r.stderr
-    assert hub.requests == [] and chutes.requests == []
+    r = tvkit(env, *push_args(bad, "--no-commit"))
+    assert r.returncode == 2 and "does not pass `tvkit comply`" in r.stderr and "disallowed_import" in r.stderr
+    assert not hub.seen("POST") and not chutes.requests
 
 
-def test_push_no_deploy_uploads_only_and_a_second_push_replaces_stale_files(env, hub, chutes, bundle, tmp_path):
-    mine = tmp_path / "mine"
-    shutil.copytree(bundle, mine)
-    (mine / "notes.txt").write_text("first version\n")
-    r = tvkit(env, "push", "--model-path", str(mine), "--no-deploy")
-    assert r.returncode == 0, r.stderr
-    first = r.stdout.split()[1]
-    (mine / "notes.txt").unlink()
-    r = tvkit(env, "push", "--model-path", str(mine), "--no-deploy")
-    second = r.stdout.split()[1]
-    assert second != first
-    assert "notes.txt" in hub.files_at("hfminer/turbovision-miner", first)
-    assert "notes.txt" not in hub.files_at("hfminer/turbovision-miner", second)
-    assert chutes.requests == []
-    assert [(e["revision"], e["deployed"]) for e in ledger(env)] == [(first, False), (second, False)]
+def test_build_failure_stops_with_the_upload_kept_and_the_repo_private(env, hub, chutes, bundle):
+    chutes.fail("POST", "^/images/$", 400, body={"detail": "Build failed: pip could not install onnxruntime"})
+    r = tvkit(env, *push_args(bundle, "--no-commit"))
+    assert r.returncode == 2, r.stderr
+    assert "stopped at step 'build'" in r.stderr and "Build failed" in r.stderr
+    revision = hub.repos[REPO_ID]["branches"]["main"]
+    assert f"done: checks, upload (revision {revision}), render" in r.stderr
+    assert f"stays private" in r.stderr and f"next: `tvkit push --revision {revision} --element-id {ELEMENT}" in r.stderr
+    assert hub.repos[REPO_ID]["private"] is True and not chutes.seen("POST", "^/chutes/$")
+    assert not chutes.seen("POST", "/secrets/")
+    assert ledger(env)[-1]["status"] == "failed at build"
 
 
-def test_push_of_an_existing_revision_and_of_one_that_does_not_exist(env, hub, chutes, bundle):
-    r = tvkit(env, "push", "--model-path", str(bundle), "--no-deploy")
-    revision = r.stdout.split()[1]
-    r = tvkit(env, "push", "--revision", revision[:7], "--no-commit")
-    assert r.returncode == 0, r.stderr
-    assert r.stdout.split()[1] == revision and "--no-commit" in r.stdout
-    assert len(hub.seen("POST", "/commit/")) == 1  # nothing uploaded the second time
-    r = tvkit(env, "push", "--revision", "deadbeefcafe")
-    assert r.returncode != 0 and "has no revision 'deadbeefcafe'" in r.stderr
-    assert len(chutes.seen("POST", "^/chutes/$")) == 1
+def test_warmup_never_hot_stops_then_the_printed_command_resumes_with_the_same_chute(env, hub, chutes, bundle):
+    chutes.never_hot = True
+    r = tvkit(env, *push_args(bundle, "--no-commit", "--warmup-seconds", "3"))
+    assert r.returncode == 2 and "stopped at step 'warmup'" in r.stderr and "not hot after 3 s" in r.stderr
+    assert "done: checks, upload" in r.stderr and "secret" in r.stderr and hub.repos[REPO_ID]["private"] is True
+    assert not chutes.seen("POST", "/health$")
+    resume = r.stderr.split("next: `")[1].split("`")[0]
+    assert resume.startswith("tvkit push --revision ")
+    chutes.never_hot = False
+    r = tvkit(env, *resume.split()[1:], "--manifest", "example", "--no-commit")
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "reusing it" in r.stderr and "was already set" in r.stderr
+    assert len(chutes.seen("POST", "^/chutes/$")) == 1 and chutes.seen("GET", "^/chutes/code/")
+    assert hub.repos[REPO_ID]["private"] is True
+    assert [e["status"] for e in ledger(env)] == ["failed at warmup", "deployed"]
 
 
-def test_push_says_when_the_chute_name_is_taken(env, chutes, bundle):
-    assert tvkit(env, "push", "--model-path", str(bundle)).returncode == 0
-    revision = ledger(env)[0]["revision"]
-    r = tvkit(env, "push", "--revision", revision)
-    assert r.returncode != 0 and "is taken" in r.stderr and f"tvkit delete-chute --revision {revision}" in r.stderr
-    assert ledger(env)[-1]["status"] == "failed at name check"
+def test_chutes_hf_token_must_be_a_separate_read_only_token(env, hub, chutes, bundle):
+    r = tvkit({**env, "CHUTES_HF_TOKEN": HF_TOKEN}, *push_args(bundle, "--no-commit"))
+    assert r.returncode == 2 and "CHUTES_HF_TOKEN is your write token" in r.stderr
+    r = tvkit({**env, "CHUTES_HF_TOKEN": HF_WRITE_TOKEN_2}, *push_args(bundle, "--no-commit"))
+    assert r.returncode == 2 and "CHUTES_HF_TOKEN can write (role write)" in r.stderr
+    assert not hub.seen("POST") and not chutes.requests
 
 
-def test_the_real_chutes_cli_conflict_409_is_reported_as_name_taken(env, chutes, bundle):
-    """A chute that appears between our check and the CLI's deploy: the CLI's 409 becomes 'taken'."""
-    from kit.chute.render import chute_name
-
-    r = tvkit(env, "push", "--model-path", str(bundle), "--no-deploy")
-    revision = r.stdout.split()[1]
-    name = chute_name("hfminer/turbovision-miner", revision)
-    # our name check sees 404 (injected once), then the CLI's POST /chutes/ meets an existing chute
-    chutes.fail("GET", f"^/chutes/{name}$", 404, body={"detail": "Chute not found"})
-    chutes.chutes["x"] = {"id": "x", "name": name, "user_id": chutes.users[0].user_id, "slug": "old-slug",
-                          "hot": False, "image": {"id": "i", "name": name, "tag": "t", "status": "built and pushed",
-                                                  "created_at": ""}, "created_at": "", "instances": []}
-    r = tvkit(env, "push", "--revision", revision)
-    assert r.returncode != 0 and "is taken" in r.stderr and "old-slug" in r.stderr
-    assert chutes.seen("POST", "^/chutes/$"), "the deploy itself must have been tried"
-
-
-def test_push_with_a_non_developer_key_or_unregistered_hotkey(env, chutes, bundle, tmp_path):
-    r = tvkit({**env, "CHUTES_API_KEY": NODEV_KEY}, "push", "--model-path", str(bundle))
+def test_push_with_a_non_developer_chutes_key(env, hub, chutes, bundle):
+    r = tvkit({**env, "CHUTES_API_KEY": NODEV_KEY}, *push_args(bundle, "--no-commit"))
     assert r.returncode != 0 and "HTTP 401" in r.stderr and "developer" in r.stderr
-    assert ledger(env)[-1]["status"] == "failed at name check"
-    # the CLI's own error (a hotkey Chutes does not know) is surfaced, not swallowed
-    seed, ss58 = _keypair()
-    write_chutes_config(tmp_path / "home", chutes.users[0], seed, ss58)
-    r = tvkit(env, "push", "--revision", ledger(env)[-1]["revision"])
-    assert r.returncode != 0 and "`chutes build` failed" in r.stderr and "Unknown hotkey" in r.stderr
-    assert "developer-enabled" in r.stderr, r.stderr[-1500:]
-    assert not chutes.chutes
-
-
-def test_push_without_a_chutes_config_says_to_register(env, bundle, tmp_path):
-    os.remove(tmp_path / "home" / ".chutes" / "config.ini")
-    r = tvkit(env, "push", "--model-path", str(bundle))
-    assert r.returncode != 0 and "chutes register" in r.stderr
+    assert "stopped at step 'build'" in r.stderr and hub.repos[REPO_ID]["private"] is True
 
 
 def test_push_hub_rate_limit_says_how_long_to_wait(env, hub, chutes, bundle):
     hub.fail("POST", "/commit/main$", 429, headers={"Retry-After": "1800"},
              body={"error": "You have exceeded our hourly quotas for action: commit"})
-    r = tvkit(env, "push", "--model-path", str(bundle))
+    r = tvkit(env, *push_args(bundle, "--no-deploy"))
     assert r.returncode != 0 and "rate limit" in r.stderr and "30 min" in r.stderr
-    assert "Nothing was committed" in r.stderr and chutes.requests == []
+    assert "Nothing was committed" in r.stderr and "stopped at step 'upload'" in r.stderr and chutes.requests == []
 
 
 def test_push_with_a_read_only_or_unknown_hf_token(env, hub, bundle):
-    r = tvkit({**env, "HF_TOKEN": HF_READ_TOKEN}, "push", "--model-path", str(bundle), "--no-deploy")
+    r = tvkit({**env, "HF_TOKEN": HF_READ_TOKEN}, *push_args(bundle, "--no-deploy"))
     assert r.returncode != 0 and "HTTP 403" in r.stderr and "read-only" in r.stderr
-    r = tvkit({**env, "HF_TOKEN": "hf_" + "z" * 34}, "push", "--model-path", str(bundle), "--no-deploy")
+    r = tvkit({**env, "HF_TOKEN": "hf_" + "z" * 34}, *push_args(bundle, "--no-deploy"))
     assert r.returncode != 0 and "HTTP 401" in r.stderr and "write token" in r.stderr
     assert not hub.repos
+
+
+def test_push_of_a_revision_that_does_not_exist(env, hub, chutes, bundle):
+    r = tvkit(env, *push_args(bundle, "--no-deploy"))
+    assert r.returncode == 0, r.stderr
+    assert "stays private" in r.stdout and hub.repos[REPO_ID]["private"] is True
+    r = tvkit(env, "push", "--revision", "deadbeefcafe", "--element-id", ELEMENT, "--manifest", "example",
+              "--no-deploy")
+    assert r.returncode == 2 and "has no revision 'deadbeefcafe'" in r.stderr and not chutes.requests
 
 
 # --- no credentials: every command names what is missing and how to get it ---------------------
 
 @pytest.mark.parametrize("args,needs", [
-    (["push", "--model-path", "nowhere"], ["HF_TOKEN", "HF_USER", "CHUTES_API_KEY", "CHUTES_USERNAME"]),
-    (["push", "--revision", "abc1234", "--no-deploy"], ["HF_TOKEN", "HF_USER"]),
+    (["push", "--model-path", "nowhere", "--element-id", ELEMENT, "--manifest", "example"],
+     ["HF_USER", "HF_TOKEN", "CHUTES_API_KEY", "CHUTES_USERNAME", "CHUTES_HF_TOKEN", "BITTENSOR_WALLET_COLD"]),
+    (["push", "--revision", "abc1234", "--no-deploy", "--element-id", ELEMENT, "--manifest", "example"],
+     ["HF_TOKEN", "HF_USER"]),
+    (["publish", "--yes"], ["HF_USER", "HF_TOKEN"]),
     (["chute-slug", "--revision", "abc1234"], ["CHUTES_API_KEY", "HF_USER"]),
     (["chutes-list"], ["CHUTES_API_KEY"]),
     (["ping-chute", "--revision", "abc1234"], ["CHUTES_API_KEY", "HF_USER"]),
-    (["test-chute", "--revision", "abc1234"], ["CHUTES_API_KEY", "HF_USER"]),
     (["warmup", "--revision", "abc1234"], ["CHUTES_API_KEY", "HF_USER"]),
     (["chute-logs", "--instance", "i-1"], ["CHUTES_API_KEY"]),
     (["delete-chute", "--revision", "abc1234", "--yes"], ["CHUTES_API_KEY", "HF_USER"]),
@@ -319,21 +312,3 @@ def test_without_credentials_every_command_says_what_is_missing(tmp_path, args, 
     assert r.returncode != 0
     for name in needs:
         assert f"{name}: {SETTINGS_HELP[name][1]}" in r.stderr, r.stderr
-    assert not (tmp_path / "dep").exists()
-
-
-def test_ping_and_test_chute_keep_their_options_and_refuse_ambiguity(env):
-    r = tvkit(env, "ping-chute", "--url", "http://127.0.0.1:9", "--revision", "abc1234")
-    assert r.returncode != 0 and "--revision R" in r.stderr
-    r = tvkit(env, "test-chute")
-    assert r.returncode != 0 and "--local" in r.stderr and "--url" in r.stderr and "--revision" in r.stderr
-    r = tvkit(env, "ping-chute", "--url", "http://127.0.0.1:9")  # --url alone still goes to the URL
-    assert r.returncode != 0 and "http://127.0.0.1:9/health: no answer" in r.stderr
-
-
-def test_push_plan_lists_the_calls_and_touches_nothing(env, hub, chutes):
-    r = tvkit(env, "push", "--plan")
-    assert r.returncode == 0
-    assert f"POST {hub.url}/api/repos/create" in r.stdout and f"POST {hub.url}/api/models/hfminer/" in r.stdout
-    assert f"POST {chutes.url}/chutes/?accept_fee=true" in r.stdout and "missing" not in r.stdout
-    assert hub.requests == [] and chutes.requests == []

@@ -225,18 +225,110 @@ def test_ledger_appends_reads_and_refuses_secrets(tmp_path, monkeypatch):
     assert len(ledger.read()) == 5
 
 
-def test_plan_push_without_credentials_names_what_is_missing(tmp_path, monkeypatch):
-    from kit.deploy.push import format_plan, plan_push
+def test_plan_push_without_credentials_names_what_is_missing(tmp_path):
+    from kit.deploy.push import PUSH_STEPS, plan_push
+    from kit.manifest import example_manifest
     from kit.settings import load_settings
 
     s = load_settings(env_file=tmp_path / "none", environ={"HF_ENDPOINT": "http://hub.test",
                                                             "CHUTES_API_URL": "http://chutes.test"})
-    steps, missing = plan_push(s)
-    assert missing == ["HF_TOKEN", "HF_USER", "CHUTES_API_KEY", "CHUTES_USERNAME"]
-    text = format_plan(steps, missing)
-    assert "POST http://hub.test/api/repos/create" in text and "POST http://chutes.test/chutes/?accept_fee=true" in text
-    steps, missing = plan_push(s, revision="abc1234", deploy=False)
-    assert [st.name for st in steps][-2:] == ["check revision", "ledger"] and missing == ["HF_TOKEN", "HF_USER"]
+    plan = plan_push(s, element_id="DetectBall_v1@1.0", manifest=example_manifest())
+    assert plan.missing == ["HF_USER", "HF_TOKEN", "CHUTES_API_KEY", "CHUTES_USERNAME", "CHUTES_HF_TOKEN",
+                            "BITTENSOR_WALLET_COLD", "BITTENSOR_WALLET_HOT"]
+    assert [st.name for st in plan.steps] == list(PUSH_STEPS)
+    text = plan.format()
+    assert "POST http://hub.test/api/repos/create" in text and "POST http://chutes.test/secrets/" in text
+    assert '"element_id": "DetectBall_v1@1.0"' in text and "EXAMPLE manifest" in text
+    rev = "ab" * 20
+    plan = plan_push(s, revision=rev, element_id="DetectBall_v1@1.0", deploy=False)
+    assert [st.name for st in plan.steps] == ["checks", "upload"] and plan.commitment is None
+    assert f"GET http://hub.test/api/models/<HF_USER>/ScoreVision/revision/{rev}" in plan.format()
+    assert plan.missing == ["HF_USER", "HF_TOKEN"]
+    with pytest.raises(KitError, match="did you mean 'DetectBall_v1@1.0'"):
+        plan_push(s, element_id="DetectBall_v1@1.1", manifest=example_manifest())
+
+
+def test_resolve_element_checks_the_manifest_or_asks():
+    from kit.deploy.push import resolve_element
+    from kit.manifest import example_manifest
+
+    m = example_manifest()
+    assert resolve_element("PitchCalib_v1@1.0", m) == "PitchCalib_v1@1.0"
+    assert resolve_element("Anything@9", None) == "Anything@9"  # no manifest: used as given, as upstream does
+    asked = []
+    assert resolve_element(None, m, lambda ids: asked.append(ids) or ids[1]) == "DetectBall_v1@1.0"
+    assert asked == [m.ids]
+    with pytest.raises(KitError) as e:
+        resolve_element(None, m)
+    assert all(i in str(e.value) for i in m.ids) and "--element-id" in str(e.value)
+
+
+# --- secrets, health, warmup, visibility, what a token may do ------------------------------------------
+
+def test_chutes_api_sets_a_secret_once_and_never_echoes_it(chutes, sleeps):
+    add_chute(chutes)
+    value = Secret("hf_" + "v" * 34)
+    with api(chutes, sleeps) as c:
+        assert c.create_secret("turbovision-a-b-c-id", "HF_TOKEN", value) == "created"
+        assert c.create_secret("turbovision-a-b-c-id", "HF_TOKEN", value) == "exists"
+        chutes.fail("POST", "^/secrets/$", 422, body={"detail": f"bad value {value.reveal()}"})
+        with pytest.raises(ChutesAPIError) as e:
+            c.create_secret("turbovision-a-b-c-id", "HF_TOKEN", value)
+    assert e.value.status == 422 and value.reveal() not in str(e.value) and "***" in str(e.value)
+    assert chutes.secrets == {("turbovision-a-b-c-id", "HF_TOKEN"): value.reveal()}
+    assert chutes.seen("POST", "^/secrets/$")[0].json() == {"purpose": "turbovision-a-b-c-id", "key": "HF_TOKEN",
+                                                            "value": value.reveal()}
+
+
+def test_chutes_api_health_waits_for_healthy_and_says_the_last_answer(chutes, sleeps):
+    add_chute(chutes)
+    chutes.chutes["turbovision-a-b-c"]["hot"] = False
+    chutes.hf_read_tokens = {"hf_" + "g" * 34}
+    base = f"{chutes.url}/run/s-turbovision-a-b-c"
+    with api(chutes, sleeps) as c:
+        with pytest.raises(ChutesAPIError) as e:
+            c.health(base, attempts=3, delay=0.5, sleep=sleeps)
+        assert "never answered healthy in 3 tries" in str(e.value) and "HTTP 503" in str(e.value)
+        assert sleeps == [0.5, 0.5]
+        chutes.chutes["turbovision-a-b-c"]["hot"] = True
+        with pytest.raises(ChutesAPIError, match="no HF_TOKEN secret"):
+            c.health(base, attempts=1, sleep=sleeps)
+        c.create_secret("turbovision-a-b-c-id", "HF_TOKEN", Secret("hf_" + "g" * 34))
+        assert c.health(base, attempts=1, sleep=sleeps)["status"] == "healthy"
+    polls = chutes.seen("POST", "/health$")
+    assert len(polls) == 5 and all(q.json() == {} and q.headers["authorization"] == f"Bearer {KEY}" for q in polls)
+
+
+def test_chutes_api_warm_until_hot_or_gives_up(chutes, sleeps):
+    add_chute(chutes)
+    lines = []
+    with api(chutes, sleeps) as c:
+        assert c.warm_until_hot("turbovision-a-b-c", seconds=5, echo=lines.append) == "hot"
+        assert lines[-1].startswith("[hot]")
+        chutes.never_hot = True
+        assert c.warm_until_hot("turbovision-a-b-c", seconds=1.5) == "warming"
+    assert len(chutes.seen("GET", "/warmup/")) >= 2
+
+
+def test_hub_visibility_and_token_access(hub_client, tmp_path):
+    from kit.deploy.hub import Hub, HubError, token_access
+
+    hub_client.read_tokens.add("hf_" + "r" * 34)
+    hub_client.fine_grained.update({"hf_" + "f" * 34: ["repo.content.read"], "hf_" + "g" * 34: ["repo.write"]})
+    hub = Hub(hub_client.url, Secret(TOKEN))
+    hub.publish("hfminer/ScoreVision", small_bundle(tmp_path), "m")
+    assert hub.is_private("hfminer/ScoreVision")
+    hub.set_visibility("hfminer/ScoreVision", private=False)
+    assert not hub.is_private("hfminer/ScoreVision")
+    hub.ensure_repo("hfminer/ScoreVision")  # an existing public repo is made private again before an upload
+    assert hub_client.visibility_log == [("hfminer/ScoreVision", v) for v in ("private", "public", "private")]
+    assert token_access(hub_client.url, Secret(TOKEN))["can_write"] is True
+    assert token_access(hub_client.url, Secret("hf_" + "r" * 34)) | {"scopes": []} == {
+        "name": "hfminer", "role": "read", "can_write": False, "scopes": []}
+    assert token_access(hub_client.url, Secret("hf_" + "f" * 34))["can_write"] is False
+    assert token_access(hub_client.url, Secret("hf_" + "g" * 34))["can_write"] is True
+    with pytest.raises(HubError, match="refused CHUTES_HF_TOKEN"):
+        token_access(hub_client.url, Secret("hf_" + "u" * 34))
 
 
 def test_revision_rows_and_figure_from_the_ledger(tmp_path):

@@ -1,4 +1,6 @@
-"""The Chutes management API over httpx: chutes, images, warmup, instance logs.
+"""The Chutes management API over httpx: chutes, images, secrets, warmup, health, instance logs.
+
+Usage: `with ChutesAPI(url, key) as api: api.get_chute("turbovision-alice-otter")["slug"]`
 
 Authentication is `Authorization: Bearer <CHUTES_API_KEY>` (the key from `chutes keys create
 --admin`); the key is revealed only to build that header. Base URL: CHUTES_API_URL (default
@@ -9,8 +11,13 @@ Endpoints used (the ones the `chutes` CLI itself calls):
   GET /chutes/?limit=&page=&include_public=[&name=]   list (items, total)
   GET /chutes/{name or id}                              one chute: chute_id, slug, image, instances
   DELETE /chutes/{id}, GET|DELETE /images/{id}          retire a chute and its image
+  GET /chutes/code/{id}                                 a deployed chute's source (what validators hash)
   GET /chutes/warmup/{name or id}                       server-sent events {status, log}
+  POST /secrets/ {purpose: chute id, key, value}        a secret the chute gets as an environment variable
+                                                        (upstream chutes_helpers.py:255 create_huggingface_secret)
   GET /instances/{id}/logs?backfill=N                   server-sent events {log}
+  POST {chute URL}/health {}                            the chute's own /health cord: {"status": "healthy"}
+                                                        once the miner loaded (upstream chutes_helpers.py:294)
 """
 
 from __future__ import annotations
@@ -150,6 +157,54 @@ class ChutesAPI:
     def delete_image(self, image_id: str) -> dict[str, Any]:
         return self.request("DELETE", f"/images/{image_id}", f"deleting image {image_id}").json()
 
+    def chute_code(self, chute_id: str) -> str:
+        """A deployed chute's source, as validators read it before hashing it."""
+        return self.request("GET", f"/chutes/code/{chute_id}", f"reading the code of chute {chute_id}").text
+
+    # --- secrets and health ------------------------------------------------------------------
+
+    def create_secret(self, purpose: str, key: str, value: Secret) -> str:
+        """Attach a secret to a chute (purpose = its id); "created", or "exists" when it already was.
+
+        Upstream chutes_helpers.py:255-291: 200 is success, 409 "already exists" is fine, any
+        other answer fails. The value never appears in an error (it is masked out of them).
+        """
+        body = {"purpose": purpose, "key": key, "value": value.reveal()}
+        try:
+            self.request("POST", "/secrets/", f"setting the {key} secret of chute {purpose}", json=body)
+        except ChutesAPIError as e:
+            message = str(e).replace(value.reveal(), "***")
+            if e.status == 409 and "already exists" in message.lower():
+                return "exists"
+            raise ChutesAPIError(message, e.status) from None
+        return "created"
+
+    def health(self, base_url: str, attempts: int = 30, delay: float = 10.0,
+               sleep=time.sleep) -> dict[str, Any]:
+        """POST {base_url}/health until it answers {"status": "healthy"}: the chute loaded the miner.
+
+        Upstream chutes_helpers.py:294-334 (30 attempts, 10 s apart, JSON body {}, Bearer key).
+        Raises ChutesAPIError with the last answer when it never does.
+        """
+        url = base_url.rstrip("/") + "/health"
+        last = "no answer"
+        for attempt in range(1, attempts + 1):
+            try:
+                r = self._client.post(url, json={}, timeout=30.0)
+                if r.status_code == 200:
+                    data = r.json()
+                    if isinstance(data, dict) and data.get("status") == "healthy":
+                        return data
+                    last = str(data.get("status") if isinstance(data, dict) else data)[:300]
+                else:
+                    last = f"HTTP {r.status_code}: {_detail(r)}"
+            except (httpx.HTTPError, ValueError) as e:
+                last = f"{type(e).__name__}: {e}"
+            log.info("waiting for %s (%d/%d): %s", url, attempt, attempts, last)
+            if attempt < attempts:
+                sleep(delay)
+        raise ChutesAPIError(f"{url} never answered healthy in {attempts} tries: {last}")
+
     # --- streams -----------------------------------------------------------------------------
 
     def _events(self, path: str, what: str, params: dict[str, str] | None, seconds: float) -> Iterator[dict]:
@@ -180,6 +235,28 @@ class ChutesAPI:
     def warmup(self, name_or_id: str, seconds: float = 300.0) -> Iterator[dict]:
         """The warmup stream: events {status: cold|warming|hot, log}."""
         return self._events(f"/chutes/warmup/{name_or_id}", f"warming up {name_or_id}", None, seconds)
+
+    def warm_until_hot(self, name_or_id: str, seconds: float = 900.0, echo=None) -> str:
+        """Follow the warmup stream until the chute is hot; its last status ("hot" when it got there).
+
+        The stream is asked again when it ends early (the API closes it after a while), until
+        `seconds` have passed.
+        """
+        deadline = time.monotonic() + seconds
+        status = "unknown"
+        while time.monotonic() < deadline:
+            seen = False
+            for event in self.warmup(name_or_id, seconds=max(1.0, deadline - time.monotonic())):
+                seen = True
+                status = str(event.get("status", status))
+                if echo:
+                    echo(f"[{status}] {event.get('log', '')}".rstrip())
+                if status == "hot":
+                    return status
+            if not seen:
+                break
+            time.sleep(min(2.0, max(0.0, deadline - time.monotonic())))  # the stream ended early: ask again
+        return status
 
     def instance_logs(self, instance_id: str, backfill: int = 100, seconds: float = 10.0) -> Iterator[str]:
         """An instance's log lines: the last `backfill`, then whatever comes within `seconds`."""

@@ -1,11 +1,19 @@
-"""The real `chutes` CLI as a subprocess: `chutes build F:chute --wait`, `chutes deploy F:chute --accept-fee`.
+"""The real `chutes` CLI as a subprocess: `chutes build F:chute --public --wait`, `chutes deploy F:chute --accept-fee`.
+
+Usage: `build(Path("deployments/chutes/turbovision_alice_otter.py"), api_url, env={...})`
+
+The arguments are upstream's (scorevision/utils/chutes_helpers.py:176-216 and :337-375; its
+`--debug` is left out). The CLI imports the chute file, and the validator's template
+downloads the miner's Hugging Face repo at import (turbovision_chute.py.j2 `load_chute`):
+the repo is private at that point, so the caller passes a read token as HF_TOKEN in `env`
+(the kit gives it CHUTES_HF_TOKEN, never the write token).
 
 The CLI signs its requests with the hotkey in its config (`~/.chutes/config.ini`, or
 CHUTES_CONFIG_PATH; written by `chutes register`) and talks to the config's `[api] base_url`,
 else CHUTES_API_URL. It asks for confirmation on stdin (build: "Confirm submitting build
 context?", and "see the rest?" for more than 10 files; deploy: "confirm?"), so we answer `y`
 without a terminal. It logs errors but often exits 0 anyway, so its ERROR lines are read too.
-No credential of ours is passed to it: the environment it gets has them removed.
+Our credentials are removed from the environment it gets; only what the caller passes in `env` is added.
 """
 
 from __future__ import annotations
@@ -82,11 +90,16 @@ class CLIResult:
 
 
 def run_chutes(args: list[str], cwd: Path, api_url: str, answers: str = "y\ny\n", timeout: float = 7200.0,
-               echo: Callable[[str], None] | None = None) -> CLIResult:
-    """Run `chutes ARGS` in `cwd`, answering its prompts; output redacted, echoed line by line."""
-    env = {k: v for k, v in os.environ.items() if k not in _ENV_DROP}
-    env.update({"CHUTES_API_URL": api_url, "PYTHONUNBUFFERED": "1", "NO_COLOR": "1", "TERM": "dumb",
-                "COLUMNS": "120"})
+               echo: Callable[[str], None] | None = None, env: dict[str, str] | None = None) -> CLIResult:
+    """Run `chutes ARGS` in `cwd`, answering its prompts; output redacted, echoed line by line.
+
+    The CLI gets this process's environment without our credentials, plus `env`.
+    """
+    base = {k: v for k, v in os.environ.items() if k not in _ENV_DROP}
+    base.update({"CHUTES_API_URL": api_url, "PYTHONUNBUFFERED": "1", "NO_COLOR": "1", "TERM": "dumb",
+                 "COLUMNS": "120"})
+    base.update(env or {})
+    env = base
     cmd = [chutes_executable(), *args]
     try:
         proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -130,10 +143,9 @@ def run_chutes(args: list[str], cwd: Path, api_url: str, answers: str = "y\ny\n"
 
 
 def build(chute_file: Path, api_url: str, timeout: float = 7200.0,
-          echo: Callable[[str], None] | None = None) -> CLIResult:
-    """`chutes build <stem>:chute --wait`; an image that already exists counts as built."""
-    r = run_chutes(["build", f"{chute_file.stem}:chute", "--wait"], chute_file.parent, api_url, timeout=timeout,
-                   echo=echo)
+          echo: Callable[[str], None] | None = None, env: dict[str, str] | None = None) -> CLIResult:
+    """`chutes build <stem>:chute --public --wait`; an image that already exists counts as built."""
+    r = run_chutes(build_args(chute_file), chute_file.parent, api_url, timeout=timeout, echo=echo, env=env)
     if r.errors and all("already exists" in e for e in r.errors):
         r.errors = []
         r.returncode = 0
@@ -141,7 +153,14 @@ def build(chute_file: Path, api_url: str, timeout: float = 7200.0,
 
 
 def deploy(chute_file: Path, api_url: str, timeout: float = 1800.0,
-           echo: Callable[[str], None] | None = None) -> CLIResult:
+           echo: Callable[[str], None] | None = None, env: dict[str, str] | None = None) -> CLIResult:
     """`chutes deploy <stem>:chute --accept-fee`."""
-    return run_chutes(["deploy", f"{chute_file.stem}:chute", "--accept-fee"], chute_file.parent, api_url,
-                      timeout=timeout, echo=echo)
+    return run_chutes(deploy_args(chute_file), chute_file.parent, api_url, timeout=timeout, echo=echo, env=env)
+
+
+def build_args(chute_file: Path) -> list[str]:
+    return ["build", f"{chute_file.stem}:chute", "--public", "--wait"]
+
+
+def deploy_args(chute_file: Path) -> list[str]:
+    return ["deploy", f"{chute_file.stem}:chute", "--accept-fee"]

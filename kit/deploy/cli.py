@@ -1,10 +1,14 @@
-"""`tvkit push`, `chute-slug`, `chutes-list`, `warmup`, `chute-logs`, `delete-chute` (and the chute
-lookup behind `ping-chute --revision` / `test-chute --revision`)."""
+"""`tvkit push`, `publish`, `standing`, `chute-slug`, `chutes-list`, `warmup`, `chute-logs`, `delete-chute`
+(and the chute lookup behind `ping-chute --revision` / `test-chute --revision`).
+
+Usage: `tvkit push --model-path DIR --element-id PlayerDetect_v1@1.0 [--plan [--json]] [--no-commit]`
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from typing import Any
 
@@ -17,22 +21,42 @@ def _client(s):
     return ChutesAPI(s.chutes_api_url, s.chutes_api_key)
 
 
+def full_revision(revision: str) -> str:
+    """A 40-hex revision, a unique prefix of one in the deployments ledger expanded (the chute name is
+    derived from the full hash)."""
+    from . import ledger
+
+    if re.fullmatch(r"[0-9a-f]{40}", revision):
+        return revision
+    found = sorted({e["revision"] for e in ledger.read() if str(e.get("revision") or "").startswith(revision)
+                    and len(str(e["revision"])) == 40})
+    if len(found) == 1:
+        return found[0]
+    raise KitError(f"revision {revision!r}: give the full 40-hex commit hash (the chute name is derived from it)"
+                   + (f"; the ledger has {len(found)} revisions starting so" if found else ""))
+
+
 def resolve_chute(revision: str, hf_repo: str | None = None) -> tuple[Any, dict[str, Any], str]:
-    """(settings, the chute's API record, its base URL) for a revision of the HF repo."""
-    from ..chute.render import chute_name
+    """(settings, the chute's API record, its base URL) for a revision of the miner's repo.
+
+    `hf_repo` ("USER/ScoreVision") names another Hugging Face user than HF_USER.
+    """
+    from ..chute.official import chute_name
     from .chutes_api import ChuteNotFound
-    from .common import chute_base_url, hf_repo_of, require, settings
+    from .common import chute_base_url, require, settings
 
     s = settings()
     require(s, "CHUTES_API_KEY", *([] if hf_repo else ["HF_USER"]), what=f"finding the chute of revision {revision}")
-    repo = hf_repo_of(s, hf_repo)
-    name = chute_name(repo, revision)
+    user = hf_repo.split("/")[0] if hf_repo else s.hf_user
+    revision = full_revision(revision)
+    name = chute_name(revision, user)
     with _client(s) as api:
         try:
             chute = api.get_chute(name)
         except ChuteNotFound as e:
-            raise KitError(f"no chute {name} (revision {revision} of {repo}) in your Chutes account: push it with "
-                           f"`tvkit push --revision {revision}`, or see what is deployed with `tvkit chutes-list`") from e
+            raise KitError(f"no chute {name} (revision {revision} of {user}/ScoreVision) in your Chutes account: push "
+                           f"it with `tvkit push --revision {revision} --element-id ID`, or see what is deployed "
+                           "with `tvkit chutes-list`") from e
     slug = chute.get("slug")
     if not slug:
         raise KitError(f"chute {name} has no slug yet (the Chutes API gave none); try again in a minute")
@@ -47,31 +71,93 @@ def _quiet_http_logs() -> None:
             logging.getLogger(name).setLevel(logging.WARNING)
 
 
+def _load_manifest_for(args: argparse.Namespace):
+    """The manifest the element is checked against: --manifest, else the live one for a push and the
+    kit's example for a plan. A push whose manifest cannot be read goes on with the given id (as upstream)."""
+    from ..manifest import load_manifest
+
+    source = args.manifest or ("example" if args.plan else "live")
+    try:
+        return load_manifest(source)
+    except KitError as e:
+        if args.element_id and not args.manifest:
+            print(f"warning: the element is not checked: {str(e).splitlines()[0]}", file=sys.stderr)
+            return None
+        raise
+
+
+def _prompt_element(ids: list[str]) -> str:
+    """Upstream's prompt (open_source_miner.py:55-63): the ids numbered, a number chosen."""
+    print("Available element IDs from manifest:", file=sys.stderr)
+    for i, eid in enumerate(ids, 1):
+        print(f"  {i}. {eid}", file=sys.stderr)
+    while True:
+        answer = input(f"Select element ID (number 1-{len(ids)}): ").strip()
+        if answer.isdigit() and 1 <= int(answer) <= len(ids):
+            return ids[int(answer) - 1]
+        print(f"  a number from 1 to {len(ids)}, please", file=sys.stderr)
+
+
 def _cmd_push(args: argparse.Namespace) -> int:
     from .common import settings
-    from .push import format_plan, plan_push, push
+    from .push import plan_push, push, resolve_element
 
     _quiet_http_logs()
     s = settings()
+    manifest = _load_manifest_for(args)
     if args.plan:
-        steps, missing = plan_push(s, args.model_path, args.revision, args.hf_repo, deploy=not args.no_deploy,
-                                   commit=not args.no_commit)
-        print(format_plan(steps, missing))
+        plan = plan_push(s, args.model_path, args.element_id, args.revision, deploy=not args.no_deploy,
+                         commit=not args.no_commit, manifest=manifest, template=args.template)
+        print(json.dumps(plan.to_dict(), indent=2) if args.json else plan.format())
         return 0
-    r = push(args.model_path, args.revision, args.hf_repo, deploy=not args.no_deploy, commit=not args.no_commit,
-             s=s)
+    interactive = sys.stdin.isatty() and sys.stderr.isatty()
+    element = resolve_element(args.element_id, manifest, _prompt_element if interactive else None)
+    r = push(args.model_path, element, args.revision, deploy=not args.no_deploy, commit=not args.no_commit, s=s,
+             manifest=manifest, template=args.template, warmup_seconds=args.warmup_seconds)
     if args.json:
         print(json.dumps(r.to_dict(), indent=2))
         return 0
     print(f"revision   {r.revision}")
-    print(f"chute name {r.chute_name}")
-    if r.deployed:
+    print(f"element    {r.element_id}")
+    if r.chute_name:
+        print(f"chute name {r.chute_name}")
         print(f"chute id   {r.chute_id}")
         print(f"slug       {r.slug}")
+    if r.commitment:
         print(f"commitment {json.dumps(r.commitment)}")
-        print(f"           {r.committed}")
+        print(f"           {r.commit_note}")
+    print(f"repo       {r.hf_repo} ({'public' if r.public else 'private'})")
     for note in r.notes:
         print(note)
+    return 0
+
+
+def _cmd_publish(args: argparse.Namespace) -> int:
+    from . import ledger
+    from .common import hf_repo_of, require, settings
+    from .hub import Hub
+
+    s = settings()
+    require(s, "HF_USER", "HF_TOKEN", what="tvkit publish")
+    repo = hf_repo_of(s)
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise KitError(f"making {repo} public needs confirmation: run it in a terminal, or pass --yes")
+        answer = input(f"make {repo} public? Do it only once its commitment is on chain. [y/N] ")
+        if answer.strip().lower() not in ("y", "yes"):
+            print("left private")
+            return 1
+    Hub(s.hf_endpoint, s.hf_token).set_visibility(repo, private=False)
+    ledger.append("publish", {"hf_repo": repo, "public": True})
+    print(f"{repo} is public")
+    return 0
+
+
+def _cmd_standing(args: argparse.Namespace) -> int:
+    from .standing import standing
+
+    report = standing(args.hotkey, source=args.source)
+    print(json.dumps(report.to_dict(), indent=2) if args.json else report.format())
     return 0
 
 
@@ -151,20 +237,45 @@ def _cmd_delete(args: argparse.Namespace) -> int:
 
 
 def add_deploy_commands(sub) -> None:
-    p = sub.add_parser("push", help="ship: upload the bundle to Hugging Face, build and deploy the chute, record it")
-    p.add_argument("--model-path", help="the bundle folder to upload (checked against the chute rules first)")
-    p.add_argument("--revision", help="ship this revision already on the Hub instead of uploading (with "
-                                      "--model-path: its local copy, for the checks and chute_config.yml)")
-    p.add_argument("--hf-repo", help="USER/NAME (default HF_USER/turbovision-miner; created private)")
-    p.add_argument("--no-deploy", action="store_true", help="upload only; no chute")
-    p.add_argument("--no-commit", action="store_true", help="print the on-chain commitment, do not commit it")
-    p.add_argument("--plan", action="store_true", help="print every call it would make, and do nothing")
+    from .commitment import CommitmentSource
+    from typing import get_args
+
+    p = sub.add_parser("push", help="ship as the subnet ships: checks, private HF repo, chute built, deployed, "
+                                    "warmed, healthy, the commitment, then the repo public")
+    p.add_argument("--model-path", help="the bundle folder to check and upload")
+    p.add_argument("--element-id", help="the manifest element this model competes in (asked when omitted in a "
+                                        "terminal)")
+    p.add_argument("--revision", help="ship this revision already on the Hub instead of uploading (the command a "
+                                      "failed push prints resumes this way)")
+    p.add_argument("--manifest", help="where the element is checked: example, live, a file or URL (default: live; "
+                                      "example for --plan)")
+    p.add_argument("--template", help="the validator's chute template (default: TVKIT_CHUTE_TEMPLATE, an installed "
+                                      "scorevision, the cache, or upstream at the pinned commit)")
+    p.add_argument("--no-deploy", action="store_true", help="upload only (the repo stays private)")
+    p.add_argument("--no-commit", action="store_true", help="stop after the health check: print the commitment, "
+                                                            "keep the repo private")
+    p.add_argument("--warmup-seconds", type=float, default=900.0, help="how long the chute may take to get hot "
+                                                                       "(default 900)")
+    p.add_argument("--plan", action="store_true", help="print the steps and the exact commitment, and do nothing")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_push)
 
+    pb = sub.add_parser("publish", help="make HF_USER/ScoreVision public (after a commitment you made yourself)")
+    pb.add_argument("--yes", action="store_true", help="do not ask")
+    pb.set_defaults(func=_cmd_publish)
+
+    st = sub.add_parser("standing", help="your commitments per element, and whether each is on the compliance "
+                                         "failing list, the inactive list or the blacklist")
+    st.add_argument("--hotkey", help="SS58 address (default: your wallet's hotkey)")
+    st.add_argument("--source", choices=get_args(CommitmentSource),
+                    help="where commitments are read (default: the chain when bittensor is installed, else the "
+                         "deployments ledger)")
+    st.add_argument("--json", action="store_true")
+    st.set_defaults(func=_cmd_standing)
+
     s = sub.add_parser("chute-slug", help="the slug (and id, URL) of a revision's chute")
     s.add_argument("--revision", required=True)
-    s.add_argument("--hf-repo", help="USER/NAME (default HF_USER/turbovision-miner)")
+    s.add_argument("--hf-repo", help="USER/ScoreVision of another Hugging Face user (default HF_USER)")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=_cmd_slug)
 

@@ -1,4 +1,7 @@
-"""What every ship/operate command shares: credentials checks, where the kit keeps its records."""
+"""What every ship/operate command shares: credentials checks, where the kit keeps its records.
+
+Usage: `require(settings(), "HF_USER", what="tvkit publish"); hf_repo_of(settings())` -> "alice/ScoreVision"
+"""
 
 from __future__ import annotations
 
@@ -9,7 +12,6 @@ from .. import KitError
 from ..settings import SETTINGS_HELP, Settings, load_settings
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_REPO_NAME = "turbovision-miner"
 
 
 class MissingCredentials(KitError):
@@ -33,12 +35,15 @@ def settings() -> Settings:
 
 
 def hf_repo_of(s: Settings, hf_repo: str | None = None) -> str:
-    """--hf-repo, else HF_USER/turbovision-miner (the repo `tvkit push` creates)."""
+    """--hf-repo, else HF_USER/ScoreVision (the repo `sv deploy-os-miner` and `tvkit push` use,
+    upstream huggingface_helpers.py:13-16)."""
+    from ..chute.official import hf_repo_name
+
     if hf_repo:
         return hf_repo
     if not s.hf_user:
-        raise MissingCredentials(["HF_USER"], "naming the Hugging Face repo (or pass --hf-repo USER/NAME)")
-    return f"{s.hf_user}/{DEFAULT_REPO_NAME}"
+        raise MissingCredentials(["HF_USER"], "naming the Hugging Face repo")
+    return hf_repo_name(s.hf_user)
 
 
 def deployments_dir() -> Path:

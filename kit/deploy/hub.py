@@ -1,8 +1,18 @@
 """The Hugging Face side of a push, through `huggingface_hub.HfApi` (base URL: HF_ENDPOINT).
 
-`Hub.publish(repo, bundle)` creates the repo (private) if needed and uploads the bundle in
-ONE commit, deleting files the bundle no longer has, and returns the commit's 40-hex
-revision; `Hub.resolve(repo, revision)` checks a revision exists and returns its commit.
+Usage: `Hub(endpoint, token).publish("alice/ScoreVision", "bundle/", "msg")` -> the 40-hex revision.
+
+`Hub.publish(repo, bundle)` creates the repo if needed, makes it private (also one that was
+public: upstream huggingface_helpers.py:99-101 and :146-150 keep it private while Chutes
+builds) and uploads the bundle in ONE commit, deleting files the bundle no longer has, and
+returns the commit's 40-hex revision (upstream uploads file by file, :62-94, and reads the
+head afterwards; one commit makes the revision exactly the uploaded bundle).
+`Hub.set_visibility(repo, private)` is the Hub's settings call (PUT
+/api/models/{repo}/settings), used to make the repo public only after the on-chain commit
+(upstream huggingface_helpers.py:155 `set_huggingface_repo_visibility`).
+`Hub.resolve(repo, revision)` checks a revision exists and returns its commit.
+`token_access(endpoint, token)` asks the Hub (whoami) what a token may do, so the kit can
+refuse to hand Chutes a token that can write.
 The token (HF_TOKEN, a write token) is revealed only to the client, which sends it as a
 header. The errors miners hit get a message that says what to do: a read-only or wrong
 token, a repo or revision that does not exist, the Hub's upload rate limit with how long
@@ -46,11 +56,13 @@ def bundle_files(bundle: str | os.PathLike) -> list[Path]:
 
 
 class Hub:
-    def __init__(self, endpoint: str, token: Secret | None, backoff: Backoff | None = None):
+    def __init__(self, endpoint: str, token: Secret | None, backoff: Backoff | None = None,
+                 token_name: str = "HF_TOKEN"):
         from huggingface_hub import HfApi, constants
 
+        self.token_name = token_name
         if not token:
-            raise HubError(f"no HF_TOKEN: {TOKEN_HELP}")
+            raise HubError(f"no {token_name}: {TOKEN_HELP}")
         if constants.HF_HUB_OFFLINE:
             raise HubError("HF_HUB_OFFLINE is set: huggingface_hub refuses every request. Unset it (or set "
                            "HF_HUB_OFFLINE=0) to push to Hugging Face")
@@ -82,17 +94,17 @@ class Hub:
             raise HubError(f"{what}: {repo} has no revision {revision!r}; pass a commit hash, branch or tag "
                            f"that exists (see {self.endpoint}/{repo}/commits/main)", 404) from e
         except RepositoryNotFoundError as e:
-            raise HubError(f"{what}: repo {repo} not found, or HF_TOKEN cannot see it (it is private). Check "
-                           f"HF_USER / --hf-repo and that the token belongs to its owner; {TOKEN_HELP}", 404) from e
+            raise HubError(f"{what}: repo {repo} not found, or {self.token_name} cannot see it (it is private). Check "
+                           f"HF_USER and that the token belongs to its owner; {TOKEN_HELP}", 404) from e
         except OfflineModeIsEnabled as e:
             raise HubError(f"{what}: HF_HUB_OFFLINE is set; unset it to reach {self.endpoint}") from e
         except HfHubHTTPError as e:
             status = e.response.status_code if e.response is not None else None
             server = (getattr(e, "server_message", None) or str(e)).strip().splitlines()[0][:300]
             if status == 401:
-                raise HubError(f"{what}: the Hub refused HF_TOKEN (HTTP 401: {server}); {TOKEN_HELP}", 401) from e
+                raise HubError(f"{what}: the Hub refused {self.token_name} (HTTP 401: {server}); {TOKEN_HELP}", 401) from e
             if status == 403:
-                raise HubError(f"{what}: HF_TOKEN may not write to {repo} (HTTP 403: {server}); is it a read-only "
+                raise HubError(f"{what}: {self.token_name} may not write to {repo} (HTTP 403: {server}); is it a read-only "
                                f"token, or is the repo someone else's? {TOKEN_HELP}", 403) from e
             if status == 429:
                 after = retry_after_seconds(e.response.headers.get("Retry-After"))
@@ -107,10 +119,22 @@ class Hub:
     # --- operations ----------------------------------------------------------------------------
 
     def ensure_repo(self, repo: str, private: bool = True) -> str:
-        """Create the model repo (private) unless it exists; its URL."""
+        """Create the model repo unless it exists, then set its visibility (an existing public repo is
+        made private again, as upstream does before every upload); its URL."""
         url = self._call(f"creating {repo}", lambda: self._api.create_repo(repo, private=private, exist_ok=True),
                          repo)
+        self.set_visibility(repo, private=private)
         return str(url)
+
+    def set_visibility(self, repo: str, private: bool) -> None:
+        """Make the repo private or public (the Hub's settings endpoint)."""
+        visibility = "private" if private else "public"
+        self._call(f"making {repo} {visibility}",
+                   lambda: self._api.update_repo_settings(repo, visibility=visibility), repo)
+
+    def is_private(self, repo: str) -> bool:
+        info = self._call(f"reading {repo}", lambda: self._api.model_info(repo, timeout=30), repo)
+        return bool(info.private)
 
     def remote_files(self, repo: str, revision: str = "main") -> list[str]:
         return self._call(f"listing {repo}", lambda: list(self._api.list_repo_files(repo, revision=revision)),
@@ -137,6 +161,7 @@ class Hub:
         info = self._call(f"uploading {bundle} to {repo}", commit, repo, "main")
         return info.oid
 
+
     def resolve(self, repo: str, revision: str) -> str:
         """The commit hash a revision (hash, branch or tag) points to; HubError if it does not exist."""
         info = self._call(f"checking {repo}@{revision}",
@@ -144,3 +169,24 @@ class Hub:
         if not info.sha:
             raise HubError(f"checking {repo}@{revision}: the Hub gave no commit hash")
         return info.sha
+
+
+def token_access(endpoint: str, token: Secret) -> dict[str, Any]:
+    """What a token may do, from the Hub's whoami: {"name", "role", "can_write", "scopes"}.
+
+    `role` is "read", "write" or "fineGrained"; a fine-grained token can write when any of its
+    permissions is a write permission (`repo.write`, `repo.content.write`, ...).
+
+    Raises:
+        HubError: the Hub refused the token or could not be reached.
+    """
+    hub = Hub(endpoint, token, token_name="CHUTES_HF_TOKEN")
+    info = hub._call("asking the Hub what CHUTES_HF_TOKEN may do", lambda: hub._api.whoami(cache=False), "whoami")
+    auth = (info.get("auth") or {}).get("accessToken") or {}
+    role = str(auth.get("role") or "unknown")
+    fine = auth.get("fineGrained") or {}
+    scopes = [{"entity": (sc.get("entity") or {}).get("name"), "permissions": list(sc.get("permissions") or [])}
+              for sc in fine.get("scoped") or [] if isinstance(sc, dict)]
+    perms = [p for sc in scopes for p in sc["permissions"]] + list(fine.get("global") or [])
+    can_write = role == "write" or any("write" in str(p) for p in perms)
+    return {"name": info.get("name"), "role": role, "can_write": can_write, "scopes": scopes}

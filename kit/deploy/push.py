@@ -1,255 +1,460 @@
-"""`tvkit push`: bundle -> Hugging Face -> chute file -> chutes build -> chutes deploy -> slug -> commitment.
+"""`tvkit push`: ship a bundle the way the subnet ships today (upstream `sv deploy-os-miner` at ea7412f).
 
-`push(...)` does it and records it in the deployments ledger; `plan_push(...)` lists the same
-steps as the calls they would make (method and URL), touching nothing, so a miner can see
-what shipping does before any credential exists. A failed step raises with what to do and
-leaves a ledger line saying how far it got (the upload, if done, stays on the Hub).
+Usage: `push("bundle/", "PlayerDetect_v1@1.0")`, or `tvkit push --model-path DIR --element-id ID [--plan]`
+
+The steps, in upstream's order (scorevision/cli/open_source_miner.py:66-103,
+utils/chutes_helpers.py:429-458, MINER.md section 5), each named once in `PUSH_STEPS`:
+
+ 1. checks   `kit.comply` on the bundle for the element, and what shipping needs: the
+             credentials, the chutes CLI's config, CHUTES_HF_TOKEN a separate token that
+             cannot write (the Hub's whoami says), bittensor and the wallet's hotkey.
+ 2. upload   the private repo `<HF_USER>/ScoreVision` (an existing public one is made private
+             again, huggingface_helpers.py:97-101, 146-150), the bundle in ONE commit whose
+             hash is the revision.
+ 3. render   the validator's own chute template, rendered as `sv` renders it, and verified
+             with the validators' integrity hash (kit.chute.official).
+ 4. build    `chutes build F:chute --public --wait` (chutes_helpers.py:176-216).
+ 5. deploy   `chutes deploy F:chute --accept-fee`, then the chute's id and slug from the API.
+ 6. secret   CHUTES_HF_TOKEN set as the chute's HF_TOKEN secret through the Chutes API, so the
+             chute can read the still private repo (chutes_helpers.py:255-291).
+ 7. warmup   the chute warmed until hot.
+ 8. health   its /health answers {"status": "healthy"} (chutes_helpers.py:294-334): it loaded
+             the private model.
+ 9. commit   the commitment {role, model, revision, chute_id, slug, hotkey, element_id}
+             (bittensor_helpers.py:178-223), with bittensor.
+10. publish  the repo made public, only now: nobody can copy the model before the commit
+             block that wins ties (open_source_miner.py:87-103).
+
+A failure stops the push, says what is done and what to run next, records a ledger line, and
+never makes the repo public. `--no-commit` stops after the health check, prints the
+commitment and leaves the repo private; `--no-deploy` stops after the upload. A push of a
+revision whose chute is already deployed (same name, same code) reuses it, so the command
+printed after a failure resumes where it stopped. `plan_push` lists the same steps as the
+calls they would make, and the exact commitment, touching nothing.
 """
 
 from __future__ import annotations
 
-import json
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Literal
 
 from .. import KitError
 from ..settings import Settings
 from . import chutes_cli, ledger
-from .common import deployments_dir, hf_repo_of, require
+from .commitment import CommitError, Committer, bittensor_available, bittensor_commit, commitment_payload, \
+    hotkey_ss58
+from .common import MissingCredentials, chute_base_url, deployments_dir
 
-NETUID = 44
-PLACEHOLDER_REVISION = "0" * 40
+PushStep = Literal["checks", "upload", "render", "build", "deploy", "secret", "warmup", "health", "commit",
+                   "publish"]
+PUSH_STEPS: tuple[PushStep, ...] = ("checks", "upload", "render", "build", "deploy", "secret", "warmup", "health",
+                                    "commit", "publish")
+UNKNOWN_REVISION = "<revision: the upload's commit hash>"
+UNKNOWN_FROM_CHUTES = "<from the Chutes API after the deploy>"
 
 
-@dataclass
-class Step:
-    name: str
-    call: str
-    detail: str = ""
+def step_names(deploy: bool = True, commit: bool = True) -> list[PushStep]:
+    """The steps a push runs: all ten; without deploy, checks and upload; without commit, up to health."""
+    if not deploy:
+        return ["checks", "upload"]
+    return list(PUSH_STEPS if commit else PUSH_STEPS[:PUSH_STEPS.index("commit")])
+
+
+def required_settings(deploy: bool, commit: bool) -> list[str]:
+    names = ["HF_USER", "HF_TOKEN"]
+    if deploy:
+        names += ["CHUTES_API_KEY", "CHUTES_USERNAME", "CHUTES_HF_TOKEN"]
+        if commit:
+            names += ["BITTENSOR_WALLET_COLD", "BITTENSOR_WALLET_HOT"]
+    return names
 
 
 @dataclass
 class PushResult:
     hf_repo: str
-    revision: str
-    chute_name: str
-    deployed: bool = False
+    element_id: str
+    revision: str | None = None
+    chute_name: str | None = None
     chute_id: str | None = None
     slug: str | None = None
     chute_file: str | None = None
     commitment: dict[str, Any] | None = None
-    committed: str = "not attempted"
+    committed: bool = False
+    commit_note: str = ""
+    public: bool = False
+    done: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
+class PushFailed(KitError):
+    """A step failed: the message says which, what is done, that the repo stays private, what next."""
+
+    def __init__(self, step: PushStep, error: BaseException, result: PushResult, next_step: str):
+        self.step, self.result = step, result
+        done = ", ".join(_done_words(result)) or "nothing"
+        super().__init__(f"push stopped at step '{step}': {error}\n  done: {done}\n  the Hugging Face repo "
+                         f"{result.hf_repo} {'is public' if result.public else 'stays private'}\n  next: {next_step}")
+
+
+def _done_words(r: PushResult) -> list[str]:
+    words = {"upload": f"upload (revision {r.revision})", "deploy": f"deploy (chute {r.chute_name}, slug {r.slug})"}
+    return [words.get(d, d) for d in r.done]
+
+
 def _stderr(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
-def hotkey_ss58(s: Settings) -> str | None:
-    """The hotkey's public address from the wallet's hotkey file (public, not a secret), if present."""
-    path = s.hotkey_file
-    if path is None or not path.is_file():
-        return None
-    try:
-        return json.loads(path.read_text()).get("ss58Address")
-    except (ValueError, OSError, AttributeError):
-        return None
+@dataclass
+class _Ctx:
+    """Everything the steps share."""
+
+    s: Settings
+    bundle: Path | None
+    element_id: str
+    result: PushResult
+    commit: bool
+    echo: Callable[[str], None]
+    committer: Committer
+    template: str | None
+    manifest: Any
+    build_timeout: float
+    warmup_seconds: float
+    health_attempts: int
+    health_delay: float
+    hotkey: str | None = None
+    rendered: Any = None
+    reused: bool = False
+
+    def resume_command(self) -> str:
+        cmd = f"tvkit push --revision {self.result.revision} --element-id {self.element_id}"
+        return cmd + (f" --model-path {self.bundle}" if self.bundle else "")
+
+    def api(self):
+        from .chutes_api import ChutesAPI
+
+        return ChutesAPI(self.s.chutes_api_url, self.s.chutes_api_key)
+
+    def hub(self):
+        from .hub import Hub
+
+        return Hub(self.s.hf_endpoint, self.s.hf_token)
+
+    def cli_env(self) -> dict[str, str]:
+        """What the chutes CLI needs to import the chute, which downloads the private repo."""
+        return {"HF_TOKEN": self.s.chutes_hf_token.reveal(), "HF_ENDPOINT": self.s.hf_endpoint, "HF_HUB_OFFLINE": "0"}
 
 
-def commitment_payload(hf_repo: str, revision: str, chute_id: str | None, slug: str | None,
-                       hotkey: str | None) -> dict[str, Any]:
-    """What a miner commits on chain for validators to find the chute (subnet 44)."""
-    return {"role": "miner", "model": hf_repo, "revision": revision, "chute_id": chute_id, "slug": slug,
-            "hotkey": hotkey}
+# --- the steps ---------------------------------------------------------------------------------
 
-
-def commit_on_chain(s: Settings, payload: dict[str, Any]) -> str:
-    """Commit the payload with bittensor when it is installed; otherwise say why not (no error)."""
-    try:
-        import bittensor as bt  # noqa: F401
-    except ImportError:
-        return ("not committed: bittensor is not installed in this environment (`pip install bittensor`, then "
-                "`tvkit push --revision R` again, or commit the payload above yourself with your wallet)")
-    if not (s.wallet_cold and s.wallet_hot):
-        return "not committed: set BITTENSOR_WALLET_COLD and BITTENSOR_WALLET_HOT (your registered hotkey)"
-    # Not exercised by the tests (bittensor is not a dependency of the kit).
-    wallet = bt.Wallet(name=s.wallet_cold, hotkey=s.wallet_hot, path=str(s.wallet_path))
-    subtensor = bt.Subtensor()
-    subtensor.set_reveal_commitment(wallet=wallet, netuid=NETUID, data=json.dumps(payload), blocks_until_reveal=1)
-    return f"committed on subnet {NETUID} (revealed after 1 block)"
-
-
-def _image_uid(chutes_user: str, name: str, revision: str) -> str:
-    """The image id the chutes CLI computes (uuid5 of user/name:tag), with the tag chute_template/setup.py makes."""
-    import uuid
-
-    from ..chute.render import template_piece
-
-    tag = template_piece("setup").image_tag(revision)
-    return str(uuid.uuid5(uuid.NAMESPACE_OID, f"{chutes_user}/{name}:{tag}".lower()))
-
-
-def required_settings(hf_repo: str | None, deploy: bool) -> list[str]:
-    names = ["HF_TOKEN"] + ([] if hf_repo else ["HF_USER"])
-    if deploy:
-        names += ["CHUTES_API_KEY", "CHUTES_USERNAME"]
-    return names
-
-
-def plan_push(s: Settings, bundle: str | None = None, revision: str | None = None, hf_repo: str | None = None,
-              deploy: bool = True, commit: bool = True) -> tuple[list[Step], list[str]]:
-    """The steps of a push as the calls they would make; (steps, the settings that are missing)."""
-    from ..chute.render import chute_name
-
-    missing = s.missing(*required_settings(hf_repo, deploy))
-    repo = hf_repo or f"{s.hf_user or '<HF_USER>'}/turbovision-miner"
-    rev = revision or PLACEHOLDER_REVISION
-    user = (s.chutes_username or "<chutes-user>").lower()
-    name = chute_name(repo if "<" not in repo else "hf-user/turbovision-miner", rev)
-    hf, ch = s.hf_endpoint, s.chutes_api_url
-    steps = [Step("settings", f"Hugging Face {hf}, Chutes API {ch}",
-                  "" if revision else f"chute names below use a placeholder revision {rev[:7]}: the real one is "
-                  "the upload's commit hash")]
-    steps += [Step("check bundle", "local: kit.chute_rules.check_bundle",
-                  f"{bundle or '<model path>'}: every chute rule, self-test on a 540 x 960 frame")]
-    if revision and not bundle:
-        steps.append(Step("check revision", f"GET {hf}/api/models/{repo}/revision/{revision}",
-                          "the revision must exist; its commit hash is what the chute serves"))
+def _step_checks(c: _Ctx) -> None:
+    if c.bundle is not None:
+        _comply(c)
     else:
-        steps += [
-            Step("create repo", f"POST {hf}/api/repos/create", f'{{"name": "{repo.split("/")[1]}", "visibility": '
-                 '"private"}; 409 (exists) is fine'),
-            Step("list remote files", f"GET {hf}/api/models/{repo}/tree/main?recursive=True",
-                 "files the bundle no longer has are deleted in the same commit"),
-            Step("upload modes", f"POST {hf}/api/models/{repo}/preupload/main", "which files go as LFS/Xet"),
-            Step("upload weights", "LFS/Xet storage of the Hub", "the .onnx files, by content hash"),
-            Step("commit", f"POST {hf}/api/models/{repo}/commit/main",
-                 "ONE commit with every file; its commit hash is the revision"),
-        ]
-    if not deploy:
-        steps.append(Step("ledger", f"append {ledger.ledger_path()}", "revision and chute name, deployed: false"))
-        return steps, missing
-    chute_file = deployments_dir() / "chutes" / f"{name.replace('-', '_')}.py"
-    uid = _image_uid(user, name, rev)
-    steps += [
-        Step("render chute", f"local: {chute_file}", f"chute {name} for {repo}@<revision>"),
-        Step("name free?", f"GET {ch}/chutes/{name}", "404 expected; an existing chute means the name is taken"),
-        Step("chutes build", f"chutes build {chute_file.stem}:chute --wait",
-             f"GET {ch}/images/{uid}, POST {ch}/images/, GET {ch}/images/{uid}/logs (signed with your hotkey)"),
-        Step("chutes deploy", f"chutes deploy {chute_file.stem}:chute --accept-fee",
-             f"GET {ch}/images/{uid}, POST {ch}/chutes/?accept_fee=true (signed with your hotkey)"),
-        Step("resolve", f"GET {ch}/chutes/{name}", "chute_id and slug"),
-        Step("commitment", "bittensor set_reveal_commitment" if commit else "printed only (--no-commit)",
-             '{"role": "miner", "model", "revision", "chute_id", "slug", "hotkey"}'),
-        Step("ledger", f"append {ledger.ledger_path()}", "revision, chute name, id and slug"),
-    ]
-    return steps, missing
+        c.echo("checks: no --model-path, so no local bundle to check (the revision on the Hub is shipped as it is)")
 
 
-def format_plan(steps: list[Step], missing: list[str]) -> str:
-    width = max(len(st.name) for st in steps)
-    lines = [f"{i:>2}. {st.name:<{width}}  {st.call}" + (f"\n    {'':<{width}}  {st.detail}" if st.detail else "")
-             for i, st in enumerate(steps, 1)]
+def _comply(c: _Ctx) -> None:
+    """The validator's compliance loop on the bundle (kit.comply); anything but PASS stops the push."""
+    from ..comply import comply, format_report
+
+    c.echo(f"checks: tvkit comply --bundle {c.bundle} --element {c.element_id} ...")
+    element = c.manifest.get_element(c.element_id) if c.manifest is not None else None
+    report = comply(c.bundle, element=element)
+    if report.verdict != "PASS":
+        raise KitError(f"the bundle does not pass `tvkit comply` ({report.verdict}):\n{format_report(report)}")
+    c.echo(f"checks: comply PASS (p95 {report.latency.p95_ms:.1f} ms)" if report.latency else "checks: comply PASS")
+
+
+def _step_upload(c: _Ctx) -> None:
+    hub, r = c.hub(), c.result
+    if c.result.revision:  # --revision: ship a revision already on the Hub, kept private until the commit
+        rev = hub.resolve(r.hf_repo, c.result.revision)
+        hub.set_visibility(r.hf_repo, private=True)
+        c.echo(f"upload: {r.hf_repo}@{c.result.revision} exists (commit {rev}); the repo is private")
+    else:
+        c.echo(f"upload: {c.bundle} -> {c.s.hf_endpoint}/{r.hf_repo} (private, one commit) ...")
+        rev = hub.publish(r.hf_repo, c.bundle, message=f"tvkit push: {c.bundle.name} for {c.element_id}",
+                          private=True)
+        c.echo(f"upload: revision {rev}")
+    r.revision = rev
+
+
+def _step_render(c: _Ctx) -> None:
+    from ..chute.official import render_official, verify_text
+
+    r = c.result
+    c.rendered = render_official(r.revision, c.s.hf_user, c.s.chutes_username, template=c.template)
+    check = verify_text(c.rendered.text, source=c.rendered.source)
+    if not check.match:
+        raise KitError(f"the rendered chute does not pass the validators' integrity check:\n{check.format()}")
+    r.chute_name = c.rendered.chute_name
+    path = c.rendered.write(deployments_dir() / "chutes" / f"{r.chute_name.replace('-', '_')}.py")
+    r.chute_file = str(path)
+    c.echo(f"render: {path} from {c.rendered.source.describe()} (integrity hash matches)")
+
+
+def _existing_chute(c: _Ctx, api) -> dict[str, Any] | None:
+    """The chute of this name if it is already ours with exactly this code (reuse it); KitError if it differs."""
+    from ..chute.official import integrity_hash
+
+    chute = api.find_chute(c.result.chute_name)
+    if chute is None:
+        return None
+    code = api.chute_code(chute["chute_id"])
+    if integrity_hash(code) != integrity_hash(c.rendered.text) or c.result.revision not in code:
+        raise KitError(f"chute name {c.result.chute_name} is taken by a chute with other code (id "
+                       f"{chute.get('chute_id')}); retire it first: `tvkit delete-chute --revision {c.result.revision}`")
+    return chute
+
+
+def _step_build(c: _Ctx) -> None:
+    with c.api() as api:
+        chute = _existing_chute(c, api)
+    if chute is not None:
+        c.reused = True
+        c.result.chute_id, c.result.slug = chute.get("chute_id"), chute.get("slug")
+        c.echo(f"build: chute {c.result.chute_name} is already deployed with this code (id {c.result.chute_id}); "
+               "reusing it")
+        return
+    path = Path(c.result.chute_file)
+    c.echo(f"build: chutes {' '.join(chutes_cli.build_args(path))} ...")
+    out = chutes_cli.build(path, c.s.chutes_api_url, timeout=c.build_timeout, echo=c.echo, env=c.cli_env())
+    if not out.ok:
+        raise KitError(f"`chutes build` failed: {'; '.join(out.errors)}{_hint(out.errors)}\n{out.tail()}")
+
+
+def _step_deploy(c: _Ctx) -> None:
+    from ..chute.official import chute_slug
+
+    r = c.result
+    if not c.reused:
+        path = Path(r.chute_file)
+        c.echo(f"deploy: chutes {' '.join(chutes_cli.deploy_args(path))} ...")
+        out = chutes_cli.deploy(path, c.s.chutes_api_url, echo=c.echo, env=c.cli_env())
+        if not out.ok:
+            raise KitError(f"`chutes deploy` failed: {'; '.join(out.errors)}{_hint(out.errors)}\n{out.tail()}")
+    with c.api() as api:
+        chute = api.get_chute(r.chute_name)
+    r.chute_id = chute.get("chute_id")
+    r.slug = chute.get("slug") or chute_slug(r.revision, c.s.hf_user, c.s.chutes_username)
+    if not r.chute_id:
+        raise KitError(f"the Chutes API gave no chute_id for {r.chute_name}")
+    c.echo(f"deploy: chute {r.chute_name} id {r.chute_id} slug {r.slug}")
+
+
+def _step_secret(c: _Ctx) -> None:
+    with c.api() as api:
+        how = api.create_secret(c.result.chute_id, "HF_TOKEN", c.s.chutes_hf_token)
+    c.echo(f"secret: HF_TOKEN of chute {c.result.chute_id} {'set' if how == 'created' else 'was already set'} "
+           "(CHUTES_HF_TOKEN)")
+
+
+def _step_warmup(c: _Ctx) -> None:
+    with c.api() as api:
+        status = api.warm_until_hot(c.result.chute_id, seconds=c.warmup_seconds, echo=lambda ln: c.echo(f"warmup: {ln}"))
+    if status != "hot":
+        raise KitError(f"chute {c.result.chute_name} was not hot after {c.warmup_seconds:.0f} s (last status: {status})")
+
+
+def _step_health(c: _Ctx) -> None:
+    base = chute_base_url(c.s, c.result.slug)
+    with c.api() as api:
+        health = api.health(base, attempts=c.health_attempts, delay=c.health_delay)
+    c.echo(f"health: {base}/health answered healthy (model loaded: {health.get('model_loaded')})")
+
+
+def _step_commit(c: _Ctx) -> None:
+    note = c.committer(c.s, c.result.commitment)
+    c.result.committed, c.result.commit_note = True, note
+    c.echo(f"commit: {note}")
+
+
+def _step_publish(c: _Ctx) -> None:
+    c.hub().set_visibility(c.result.hf_repo, private=False)
+    c.result.public = True
+    c.echo(f"publish: {c.result.hf_repo} is public now that the commitment is on chain")
+
+
+_STEP_FUNCS: dict[str, Callable[[_Ctx], None]] = {
+    "checks": _step_checks, "upload": _step_upload, "render": _step_render, "build": _step_build,
+    "deploy": _step_deploy, "secret": _step_secret, "warmup": _step_warmup, "health": _step_health,
+    "commit": _step_commit, "publish": _step_publish}
+
+
+def _next_step(step: PushStep, c: _Ctx) -> str:
+    resume = f"`{c.resume_command()}`"
+    if step == "checks":
+        return "fix what the check names, then run the same command again (nothing was uploaded)"
+    if step == "upload":
+        return "run the same command again once the cause is fixed (nothing was committed on the Hub)"
+    if step == "render":
+        return (f"give the validator's template (--template PATH, or TVKIT_CHUTE_TEMPLATE), then {resume}")
+    if step in ("build", "deploy"):
+        return f"{resume} (the upload is kept; it starts again from the build)"
+    if step in ("secret", "warmup", "health"):
+        return (f"{resume} once the chute is fixed (it is kept and reused; `tvkit warmup --revision "
+                f"{c.result.revision}`, `tvkit chute-logs --instance ID` show it)")
+    if step == "commit":
+        return f"{resume} once the cause is fixed (the chute is reused and the commit tried again)"
+    return ("the commitment IS on chain; make the repo public with `tvkit publish` (not another push: a new commit "
+            "would move your commit block later)")
+
+
+# --- preflight ---------------------------------------------------------------------------------
+
+def _preflight(c: _Ctx, steps: list[PushStep], using_bittensor: bool) -> None:
+    """What the later steps need, checked before anything is uploaded (part of the checks step)."""
+    s = c.s
+    missing = s.missing(*required_settings("render" in steps, "commit" in steps))
     if missing:
-        lines.append("missing to run it for real: " + ", ".join(missing) + " (`tvkit doctor --deploy` says how)")
-    return "\n".join(lines)
-
-
-def push(bundle: str | Path | None = None, revision: str | None = None, hf_repo: str | None = None,
-         deploy: bool = True, commit: bool = True, s: Settings | None = None, private: bool = True,
-         echo: Callable[[str], None] = _stderr, build_timeout: float = 7200.0) -> PushResult:
-    """Ship a bundle (or an existing revision): see the module docstring. Appends to the ledger."""
-    from ..chute.render import chute_name, write_chute_script
-    from ..chute_rules import BundleError, check_bundle
-    from .chutes_api import ChutesAPI
-    from .hub import Hub
-
-    if s is None:
-        from ..settings import load_settings
-
-        s = load_settings()
-    if not bundle and not revision:
-        raise KitError("nothing to push: give --model-path DIR (upload a bundle) or --revision R (ship a revision "
-                       "already on the Hub)")
-    require(s, *required_settings(hf_repo, deploy), what="tvkit push" + ("" if deploy else " --no-deploy"))
-    repo = hf_repo_of(s, hf_repo)
-    if deploy:
-        _, warnings = chutes_cli.check_config(s.chutes_api_url)
-        for w in warnings:
-            echo(f"warning: {w}")
-    if bundle:
-        bundle = Path(bundle)
-        echo(f"checking {bundle} against the chute rules ...")
-        violations = check_bundle(bundle)
-        if violations:
-            raise BundleError(bundle, violations)
-
-    hub = Hub(s.hf_endpoint, s.hf_token)
-    if revision:
-        rev = hub.resolve(repo, revision)
-        echo(f"{repo}@{revision} exists: commit {rev}" + (f" (files: {bundle})" if bundle else ""))
+        raise MissingCredentials(missing, "tvkit push")
+    if "render" not in steps:
+        return
+    for warning in chutes_cli.check_config(s.chutes_api_url)[1]:
+        c.echo(f"warning: {warning}")
+    _check_read_token(s)
+    if "commit" in steps:
+        c.hotkey = hotkey_ss58(s)
+        if not c.hotkey:
+            raise KitError(f"no hotkey file at {s.hotkey_file}: the commitment names your hotkey; create and register "
+                           "it (`tvkit doctor --deploy` says how), or push with --no-commit")
+        if using_bittensor and not bittensor_available():
+            raise KitError("bittensor is not installed, so the commitment cannot be made: `pip install bittensor`, or "
+                           "push with --no-commit (the payload is printed and the repo stays private)")
     else:
-        echo(f"uploading {bundle} to {s.hf_endpoint}/{repo} (private, one commit) ...")
-        rev = hub.publish(repo, bundle, message=f"tvkit push: {Path(bundle).name}", private=private)
-        echo(f"revision {rev}")
-    name = chute_name(repo, rev)
-    result = PushResult(repo, rev, name)
-    record: dict[str, Any] = {"hf_repo": repo, "revision": rev, "chute_name": name,
-                              "bundle": str(bundle) if bundle else None, "deployed": False}
-    if not deploy:
-        result.notes.append("--no-deploy: uploaded only; `tvkit push --revision " + rev + "` deploys it")
-        ledger.append("push", {**record, "status": "uploaded"})
-        return result
+        c.hotkey = hotkey_ss58(s)
 
-    step = "render"
-    try:
-        chute_file = deployments_dir() / "chutes" / f"{name.replace('-', '_')}.py"
-        write_chute_script(chute_file, repo, rev, s.chutes_username, bundle=bundle)
-        result.chute_file = record["chute_file"] = str(chute_file)
-        echo(f"chute file {chute_file}")
-        with ChutesAPI(s.chutes_api_url, s.chutes_api_key) as api:
-            step = "name check"
-            existing = api.find_chute(name)
-            if existing is not None:
-                raise KitError(_name_taken(name, rev, existing))
-            step = "build"
-            echo(f"chutes build {chute_file.stem}:chute --wait ...")
-            r = chutes_cli.build(chute_file, s.chutes_api_url, timeout=build_timeout, echo=echo)
-            if not r.ok:
-                raise KitError(f"`chutes build` failed: {'; '.join(r.errors)}{_hint(r.errors)}\n{r.tail()}")
-            step = "deploy"
-            echo(f"chutes deploy {chute_file.stem}:chute --accept-fee ...")
-            r = chutes_cli.deploy(chute_file, s.chutes_api_url, echo=echo)
-            if not r.ok:
-                taken = api.find_chute(name) if any("exist" in e or "409" in e for e in r.errors) else None
-                if taken is not None:
-                    raise KitError(_name_taken(name, rev, taken))
-                raise KitError(f"`chutes deploy` failed: {'; '.join(r.errors)}{_hint(r.errors)}\n{r.tail()}")
-            step = "resolve"
-            chute = api.get_chute(name)
-    except KitError as e:
-        ledger.append("push", {**record, "status": f"failed at {step}", "error": str(e).splitlines()[0][:300]})
-        raise
-    result.deployed = record["deployed"] = True
-    result.chute_id = record["chute_id"] = chute.get("chute_id")
-    result.slug = record["slug"] = chute.get("slug")
-    result.commitment = commitment_payload(repo, rev, result.chute_id, result.slug, hotkey_ss58(s))
-    result.committed = commit_on_chain(s, result.commitment) if commit else "not committed (--no-commit)"
-    ledger.append("push", {**record, "status": "deployed", "commitment": result.commitment,
-                           "committed": result.committed})
+
+def _check_read_token(s: Settings) -> None:
+    """CHUTES_HF_TOKEN goes to Chutes: it must not be the write token, nor able to write (MINER.md section 5)."""
+    from .hub import token_access
+
+    if s.chutes_hf_token == s.hf_token:
+        raise KitError("CHUTES_HF_TOKEN is your write token (HF_TOKEN): Chutes keeps it on the chute, so give it a "
+                       "fine-grained token with read access to your ScoreVision repo only "
+                       "(https://huggingface.co/settings/tokens)")
+    access = token_access(s.hf_endpoint, s.chutes_hf_token)
+    if access["can_write"]:
+        raise KitError(f"CHUTES_HF_TOKEN can write (role {access['role']}): Chutes keeps it on the chute, so make a "
+                       "fine-grained token with read access to your ScoreVision repo only "
+                       "(https://huggingface.co/settings/tokens)")
+
+
+def resolve_element(element_id: str | None, manifest: Any, choose: Callable[[list[str]], str] | None = None) -> str:
+    """The element to compete in: the given id checked against the manifest, or one chosen from it.
+
+    Args:
+        element_id: the id, or None to choose.
+        manifest: a kit.manifest.Manifest, or None when it could not be read (a given id is then
+            used unchecked, as upstream uses it, open_source_miner.py:22-23).
+        choose: asks the user for one of the ids (a terminal prompt); None: not interactive.
+
+    Raises:
+        KitError: an id the manifest lacks (with a did-you-mean), or none given and no way to ask.
+    """
+    if element_id:
+        if manifest is not None:
+            manifest.element(element_id)
+        return element_id
+    ids = list(manifest.ids) if manifest is not None else []
+    if not ids:
+        raise KitError("no --element-id given and no manifest to choose from: pass --element-id ID")
+    if choose is None:
+        raise KitError(f"which element does this model compete in? pass --element-id, one of: {', '.join(ids)} "
+                       f"(from {manifest.describe()})")
+    return choose(ids)
+
+
+# --- push ----------------------------------------------------------------------------------------
+
+def push(bundle: str | Path | None, element_id: str, revision: str | None = None, *, deploy: bool = True,
+         commit: bool = True, s: Settings | None = None, manifest: Any = None,
+         echo: Callable[[str], None] = _stderr, committer: Committer | None = None, template: str | None = None,
+         build_timeout: float = 7200.0, warmup_seconds: float = 900.0, health_attempts: int = 30,
+         health_delay: float = 10.0) -> PushResult:
+    """Ship a bundle (or a revision already on the Hub) for one element; see the module docstring.
+
+    Args:
+        bundle: the bundle folder (checked with `kit.comply`, uploaded); None with `revision`.
+        element_id: the manifest element the model competes in (goes into the commitment).
+        revision: ship this revision already on the Hub instead of uploading (resume after a failure).
+        deploy: False uploads only; commit: False stops after the health check, repo private.
+        s: settings (default: load them); manifest: the Manifest `element_id` is checked against.
+        committer: commits the payload (default: bittensor); tests pass their own.
+        template: the validator's chute template (default: kit.chute.official finds it).
+
+    Returns:
+        PushResult: revision, chute name/id/slug, the commitment, committed, public, the steps done.
+
+    Raises:
+        PushFailed: a step failed; its message says what is done and what to run next.
+        KitError: nothing to push.
+
+    >>> push("bundle", "PlayerDetect_v1@1.0", commit=False).commitment["element_id"]  # doctest: +SKIP
+    'PlayerDetect_v1@1.0'
+    """
+    from ..chute.official import hf_repo_name
+    from ..settings import load_settings
+
+    s = s or load_settings()
+    if bundle is None and revision is None:
+        raise KitError("nothing to push: give --model-path DIR (upload a bundle) or --revision R (a revision already "
+                       "on the Hub)")
+    steps = step_names(deploy, commit)
+    result = PushResult(hf_repo_name(s.hf_user) if s.hf_user else "<HF_USER>/ScoreVision", element_id,
+                        revision=revision)
+    c = _Ctx(s, Path(bundle) if bundle else None, element_id, result, commit, echo, committer or bittensor_commit,
+             template, manifest, build_timeout, warmup_seconds, health_attempts, health_delay)
+    for i, step in enumerate(steps, 1):
+        echo(f"[{i}/{len(steps)}] {step}")
+        try:
+            if step == "checks":
+                _preflight(c, steps, using_bittensor=committer is None)
+            _STEP_FUNCS[step](c)
+            if step == "health":
+                result.commitment = commitment_payload(result.hf_repo, result.revision, result.chute_id,
+                                                       result.slug, c.hotkey, element_id)
+        except (KitError, CommitError) as e:
+            if result.done:  # a push that changed nothing leaves no line
+                _record(c, f"failed at {step}", str(e).splitlines()[0][:300])
+            raise PushFailed(step, e, result, _next_step(step, c)) from e
+        result.done.append(step)
+    _finish_notes(c, deploy, commit)
+    _record(c, "public" if result.public else ("deployed" if deploy else "uploaded"))
     return result
 
 
-def _name_taken(name: str, rev: str, chute: dict[str, Any]) -> str:
-    return (f"chute name {name} is taken: a chute with that name exists (id {chute.get('chute_id')}, slug "
-            f"{chute.get('slug')}), most likely an earlier push of revision {rev[:12]}. Use it "
-            f"(`tvkit ping-chute --revision {rev}`), or retire it first (`tvkit delete-chute --revision {rev}`)")
+def _finish_notes(c: _Ctx, deploy: bool, commit: bool) -> None:
+    r = c.result
+    if not deploy:
+        r.notes.append(f"--no-deploy: uploaded only, the repo stays private; `tvkit push --revision {r.revision} "
+                       f"--element-id {c.element_id}` deploys it")
+    elif not commit:
+        r.commit_note = "not committed (--no-commit)"
+        r.notes.append(f"--no-commit: the repo {r.hf_repo} stays private. Commit the payload above yourself, then "
+                       f"`tvkit publish`; or `tvkit push --revision {r.revision} --element-id {c.element_id}` "
+                       "commits and publishes")
+
+
+def _record(c: _Ctx, status: str, error: str | None = None) -> None:
+    """One ledger line for this push (a failure to write it is reported, never hides the push's own error)."""
+    r = c.result
+    entry = {"hf_repo": r.hf_repo, "revision": r.revision, "chute_name": r.chute_name, "element_id": c.element_id,
+             "bundle": str(c.bundle) if c.bundle else None, "deployed": "deploy" in r.done, "chute_id": r.chute_id,
+             "slug": r.slug, "chute_file": r.chute_file, "commitment": r.commitment, "committed": r.committed,
+             "commit_note": r.commit_note or None, "public": r.public, "done": list(r.done), "status": status}
+    if error:
+        entry["error"] = error
+    try:
+        ledger.append("push", entry)
+    except (KitError, OSError) as e:
+        c.echo(f"warning: the deployments ledger was not written ({e})")
 
 
 def _hint(errors: list[str]) -> str:
@@ -262,3 +467,134 @@ def _hint(errors: list[str]) -> str:
     if "not available" in text:
         return " -- the image is not built (yet); check `chutes images list` and push again when it is"
     return ""
+
+
+# --- the plan ------------------------------------------------------------------------------------
+
+@dataclass
+class Step:
+    name: PushStep
+    call: str
+    detail: str = ""
+
+
+@dataclass
+class Plan:
+    """A push's steps as the calls they would make, and the exact commitment (unknowns marked <...>)."""
+
+    steps: list[Step]
+    commitment: dict[str, Any] | None
+    hf_repo: str
+    chute_name: str
+    element_id: str
+    missing: list[str]
+    notes: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"steps": [asdict(st) for st in self.steps], "commitment": self.commitment, "hf_repo": self.hf_repo,
+                "chute_name": self.chute_name, "element_id": self.element_id, "missing": self.missing,
+                "notes": self.notes}
+
+    def format(self) -> str:
+        import json
+
+        width = max(len(st.name) for st in self.steps)
+        lines = [f"{i:>2}. {st.name:<{width}}  {st.call}" + (f"\n    {'':<{width}}  {st.detail}" if st.detail else "")
+                 for i, st in enumerate(self.steps, 1)]
+        if self.commitment is not None:
+            lines.append("commitment: " + json.dumps(self.commitment))
+        lines += [f"note: {n}" for n in self.notes]
+        if self.missing:
+            lines.append("missing to run it for real: " + ", ".join(self.missing) + " (`tvkit doctor --deploy` says how)")
+        return "\n".join(lines)
+
+
+def _template_origin(template: str | None) -> str:
+    from ..chute.official import DEFAULT_COMMIT, obtain_template
+
+    try:
+        return obtain_template(template, download=False).describe()
+    except KitError:
+        return f"downloaded from score-technologies/turbovision at {DEFAULT_COMMIT[:7]} on first use"
+
+
+def _plan_steps(s: Settings, bundle: str | None, element: str, repo: str, rev: str, name: str,
+                commit: bool, template: str | None) -> list[Step]:
+    hf, ch = s.hf_endpoint, s.chutes_api_url
+    f = f"{name.replace('-', '_')}.py" if "<" not in name else "<chute name>.py"
+    chute_file = deployments_dir() / "chutes" / f
+    if "<" not in rev:
+        upload = Step("upload", f"GET {hf}/api/models/{repo}/revision/{rev}; PUT {hf}/api/models/{repo}/settings",
+                      '{"visibility": "private"}: the revision must exist; the repo stays private until the commit')
+    else:
+        upload = Step("upload", f"POST {hf}/api/repos/create; PUT {hf}/api/models/{repo}/settings; POST "
+                      f"{hf}/api/models/{repo}/preupload/main; LFS; POST {hf}/api/models/{repo}/commit/main",
+                      '{"visibility": "private"} at creation and again through the settings (an existing public repo is made private '
+                      f"again); ONE commit of {bundle or '<model path>'}, its commit hash the revision")
+    return [
+        Step("checks", f"local: tvkit comply {bundle or '<model path>'} --element-id {element}",
+             "and: the credentials, ~/.chutes/config.ini, CHUTES_HF_TOKEN not the write token (GET "
+             f"{hf}/api/whoami-v2), " + ("bittensor and the wallet's hotkey" if commit else "the wallet's hotkey")),
+        upload,
+        Step("render", f"local: {chute_file}", f"upstream's chute template ({_template_origin(template)}) for "
+             f"{repo}@{rev}, checked with the validators' integrity hash"),
+        Step("build", f"chutes {' '.join(chutes_cli.build_args(chute_file))}",
+             f"GET {ch}/chutes/{name} first (an existing chute with the same code is reused); signed with your "
+             "hotkey; the CLI reads the private repo with CHUTES_HF_TOKEN"),
+        Step("deploy", f"chutes {' '.join(chutes_cli.deploy_args(chute_file))}",
+             f"POST {ch}/chutes/?accept_fee=true (signed), then GET {ch}/chutes/{name}: chute_id and slug"),
+        Step("secret", f"POST {ch}/secrets/", '{"purpose": <chute_id>, "key": "HF_TOKEN", "value": <CHUTES_HF_TOKEN>}'),
+        Step("warmup", f"GET {ch}/chutes/warmup/<chute_id>", 'until {"status": "hot"}'),
+        Step("health", f"POST {s.chutes_chute_url}/health", '{} until {"status": "healthy"}: the private model loaded'),
+        *([Step("commit", "bittensor Subtensor.set_reveal_commitment", f"netuid {s.netuid} on {s.subtensor_endpoint}, "
+                "blocks_until_reveal=1, the commitment below, signed by your wallet"),
+           Step("publish", f"PUT {hf}/api/models/{repo}/settings", '{"visibility": "public"}: only after the commit')]
+          if commit else []),
+    ]
+
+
+def plan_push(s: Settings, bundle: str | None = None, element_id: str | None = None, revision: str | None = None,
+              deploy: bool = True, commit: bool = True, manifest: Any = None, template: str | None = None) -> Plan:
+    """What `push` would do, as calls, and the exact commitment; touches nothing, needs no credential.
+
+    Args:
+        s: settings (placeholders stand in for what is missing).
+        bundle, element_id, revision, deploy, commit, template: as for `push`.
+        manifest: when given, the element id is checked against it.
+
+    Returns:
+        Plan (`.format()`, `.to_dict()`); unknown values are written `<...>`.
+
+    >>> plan_push(load_settings(), element_id="PlayerDetect_v1@1.0").commitment["role"]  # doctest: +SKIP
+    'miner'
+    """
+    from ..chute.official import chute_name, hf_repo_name
+
+    notes: list[str] = []
+    if element_id:
+        element = resolve_element(element_id, manifest)
+    else:
+        element = "<element-id>"
+        notes.append("no --element-id: " + (f"a push asks for one of {', '.join(manifest.ids)} ({manifest.describe()})"
+                                            if manifest is not None else "a push needs one"))
+    repo = hf_repo_name(s.hf_user) if s.hf_user else "<HF_USER>/ScoreVision"
+    known = bool(revision) and len(revision) == 40 and all(ch in "0123456789abcdef" for ch in revision)
+    rev = revision if known else UNKNOWN_REVISION
+    name = chute_name(revision, s.hf_user) if known and s.hf_user else \
+        f"turbovision-{(s.hf_user or '<HF_USER>').lower()}-<nickname of the revision>"
+    if revision and not known:
+        notes.append(f"--revision {revision} is resolved to its 40-hex commit hash by the upload step")
+    steps = _plan_steps(s, bundle, element, repo, rev, name, commit, template)
+    keep = set(step_names(deploy, commit))
+    steps = [st for st in steps if st.name in keep]
+    commitment = None
+    if deploy:
+        commitment = commitment_payload(repo, rev, UNKNOWN_FROM_CHUTES, UNKNOWN_FROM_CHUTES,
+                                        hotkey_ss58(s) or "<ss58 address of BITTENSOR_WALLET_COLD/HOT's hotkey>",
+                                        element)
+    if deploy and not commit:
+        notes.append("--no-commit: stops after the health check; the commitment is printed and the repo stays private")
+    if manifest is not None and getattr(manifest, "example", False):
+        notes.append(f"element checked against {manifest.describe()}; a real push checks the live manifest")
+    missing = s.missing(*required_settings(deploy, commit))
+    return Plan(steps, commitment, repo, name, element, missing, notes)

@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 import http.server
+import itertools
 import json
 import re
 import threading
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+
+#: One sequence shared by every stand-in (and anything else in the test process that takes a number),
+#: so the order of calls across servers can be asserted.
+_SEQ = itertools.count(1)
+_SEQ_LOCK = threading.Lock()
+
+
+def next_seq() -> int:
+    with _SEQ_LOCK:
+        return next(_SEQ)
 
 
 @dataclass
@@ -18,6 +30,8 @@ class Seen:
     query: dict[str, list[str]]
     headers: dict[str, str]  # lower-case names
     body: bytes
+    seq: int = 0
+    status: int = 0  # what the stand-in answered
 
     def json(self) -> Any:
         return json.loads(self.body)
@@ -95,7 +109,8 @@ class StandIn:
         body = h.rfile.read(length) if length else b""
         if h.headers.get("Transfer-Encoding", "").lower() == "chunked":
             body = _read_chunked(h.rfile)
-        seen = Seen(h.command, parts.path, parse_qs(parts.query), {k.lower(): v for k, v in h.headers.items()}, body)
+        seen = Seen(h.command, parts.path, parse_qs(parts.query), {k.lower(): v for k, v in h.headers.items()}, body,
+                    next_seq())
         with self.lock:
             self.requests.append(seen)
             fault = next((f for f in self.faults if f.times > 0 and f.method == h.command
@@ -103,19 +118,24 @@ class StandIn:
             if fault:
                 fault.times -= 1
         if fault:
+            seen.status = fault.status
             return self._send(h, fault.status, fault.body if fault.body is not None else {"error": "injected"},
                               fault.headers)
         for method, pattern, name in self.routes:
             m = re.fullmatch(pattern, parts.path)
-            if m and method == h.command:
+            if m and (method == h.command or (method == "GET" and h.command == "HEAD")):
                 try:
                     out = getattr(self, name)(seen, m)
                 except Reply as r:
+                    seen.status = r.status
                     return self._send(h, r.status, r.body, r.headers)
                 if isinstance(out, Stream):
+                    seen.status = 200
                     return self._stream(h, out)
                 status, payload, headers = out
+                seen.status = status
                 return self._send(h, status, payload, headers)
+        seen.status = 404
         self._send(h, 404, {"error": f"stand-in: no route for {h.command} {parts.path}"})
 
     def _send(self, h, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
@@ -129,7 +149,8 @@ class StandIn:
         h.send_response(status)
         for k, v in headers.items():
             h.send_header(k, v)
-        h.send_header("Content-Length", str(len(data)))
+        if "Content-Length" not in headers:
+            h.send_header("Content-Length", str(len(data)))
         h.end_headers()
         if h.command != "HEAD":
             h.wfile.write(data)

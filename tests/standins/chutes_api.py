@@ -1,17 +1,22 @@
-"""A Chutes API stand-in speaking what the kit's client and the real `chutes` 0.6.9 CLI call.
+"""A Chutes API stand-in speaking what the kit's client and the real `chutes` 0.6.11rc2 CLI call.
 
 Management (kit, `Authorization: Bearer <key>`; or the CLI's hotkey signature headers
-X-Chutes-Hotkey / -Nonce / -Signature / -UserID, verified with substrateinterface):
+X-Chutes-Hotkey / -Nonce / -Signature / -UserID, verified with bittensor_wallet):
   GET  /images/{id or name}            GET /images/{id}/logs (text/plain: build done)
   POST /images/                         multipart build upload (signed over sha256(body)) -> 202 {image_id}
   DELETE /images/{id}
   POST /chutes/?accept_fee=true         the CLI's deploy body -> {chute_id, version}; 409 name taken
   GET  /chutes/?limit=&page=&include_public=[&name=]   {total, items, cord_refs}
   GET  /chutes/{id or name}             DELETE /chutes/{id}
-  GET  /chutes/warmup/{id or name}      server-sent events {status, log}
+  GET  /chutes/code/{id}                the deployed code (text)
+  GET  /chutes/warmup/{id or name}      server-sent events {status, log}; `never_hot` keeps it warming
+  POST /secrets/ {purpose, key, value}  a chute's secret -> {secret_id}; 409 "already exists"
   GET  /instances/{id}/logs?backfill=N  server-sent events {log}
 Invocation (what CHUTES_CHUTE_URL points at in tests, `{url}/run/{slug}`):
-  POST /run/{slug}/health, POST /run/{slug}/predict (downloads `url`, answers every frame)
+  POST /run/{slug}/health               the template's answer: {"status": "healthy", ...} once the chute is
+                                        hot and (with `hf_read_tokens`) holds an HF_TOKEN secret that can
+                                        read the private repo; else the template's "Failed to load" status
+  POST /run/{slug}/predict              downloads `url`, answers every frame
 
 Keys: a user with developer=False gets 401 "developer access required" on management calls
 and on deploy, as a non-developer account does.
@@ -52,6 +57,8 @@ class ChutesStandIn(StandIn):
         ("POST", r"/chutes/", "post_chute"),
         ("GET", r"/chutes/", "list_chutes"),
         ("GET", r"/chutes/warmup/(?P<ref>[^/]+)", "warmup"),
+        ("GET", r"/chutes/code/(?P<ref>[^/]+)", "chute_code"),
+        ("POST", r"/secrets/", "post_secret"),
         ("GET", r"/chutes/(?P<ref>[^/]+)", "get_chute"),
         ("DELETE", r"/chutes/(?P<ref>[^/]+)", "delete_chute"),
         ("GET", r"/instances/(?P<iid>[^/]+)/logs", "instance_logs"),
@@ -59,12 +66,15 @@ class ChutesStandIn(StandIn):
         ("POST", r"/run/(?P<slug>[^/]+)/predict", "invoke_predict"),
     ]
 
-    def __init__(self, users: list[User]):
+    def __init__(self, users: list[User], hf_read_tokens=None):
         super().__init__()
         self.users = list(users)
         self.images: dict[str, dict] = {}
         self.chutes: dict[str, dict] = {}
         self.instance_log_lines: dict[str, list[str]] = {}
+        self.secrets: dict[tuple[str, str], str] = {}  # (chute id, key) -> value
+        self.hf_read_tokens = None if hf_read_tokens is None else set(hf_read_tokens)
+        self.never_hot = False
 
     # --- auth ----------------------------------------------------------------------------------
 
@@ -82,7 +92,7 @@ class ChutesStandIn(StandIn):
         return user
 
     def _verify_signature(self, seen) -> User:
-        from substrateinterface import Keypair
+        from bittensor_wallet import Keypair
 
         hotkey, nonce = seen.headers["x-chutes-hotkey"], seen.headers.get("x-chutes-nonce", "")
         signature = seen.headers.get("x-chutes-signature", "")
@@ -186,10 +196,27 @@ class ChutesStandIn(StandIn):
 
     def warmup(self, seen, m):
         c = self._find(self.chutes, m["ref"], self._user(seen), "Chute")
+        events = [{"status": "cold", "log": "scaling up: 1 instance requested"},
+                  {"status": "warming", "log": "instance starting"}]
+        if self.never_hot:
+            return sse(events)
         c["hot"] = True
-        return sse([{"status": "cold", "log": "scaling up: 1 instance requested"},
-                    {"status": "warming", "log": "instance starting"},
-                    {"status": "hot", "log": f"chute {c['name']} is hot"}])
+        return sse(events + [{"status": "hot", "log": f"chute {c['name']} is hot"}])
+
+    def chute_code(self, seen, m):
+        c = self._find(self.chutes, m["ref"], self._user(seen), "Chute")
+        return 200, c["code"], {"Content-Type": "text/plain"}
+
+    def post_secret(self, seen, m):
+        user = self._user(seen)
+        body = seen.json()
+        if not all(isinstance(body.get(k), str) and body[k] for k in ("purpose", "key", "value")):
+            raise Reply(422, {"detail": "purpose, key and value are required"})
+        chute = self._find(self.chutes, body["purpose"], user, "Chute")
+        if (chute["id"], body["key"]) in self.secrets:
+            raise Reply(409, {"detail": f"Secret {body['key']} already exists for this purpose"})
+        self.secrets[(chute["id"], body["key"])] = body["value"]
+        return 200, {"secret_id": str(uuid.uuid4()), "purpose": chute["id"], "key": body["key"]}, {}
 
     def instance_logs(self, seen, m):
         self._user(seen)
@@ -209,8 +236,15 @@ class ChutesStandIn(StandIn):
         return chute
 
     def invoke_health(self, seen, m):
-        self._invoked(seen, m)
-        return 200, {"status": "ok", "model_loaded": True, "memory_gb": 0.4, "cuda": False}, {}
+        chute = self._invoked(seen, m)
+        token = self.secrets.get((chute["id"], "HF_TOKEN"))
+        if not chute["hot"]:
+            raise Reply(503, {"detail": "No instances available (yet) for this chute"})
+        if self.hf_read_tokens is not None and token not in self.hf_read_tokens:
+            why = "no HF_TOKEN secret" if token is None else "HF_TOKEN cannot read the repo"
+            return 200, {"status": f"\u274c Failed to load miner: 401 Client Error: Repository Not Found ({why})",
+                         "model_loaded": "None", "memory_gb": None, "cuda": "cpu"}, {}
+        return 200, {"status": "healthy", "model_loaded": "<miner.Miner object>", "memory_gb": 0.4, "cuda": "cpu"}, {}
 
     def invoke_predict(self, seen, m):
         import cv2

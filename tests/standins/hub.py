@@ -7,8 +7,14 @@
   POST /{repo}.git/info/lfs/objects/batch                LFS batch: upload + verify actions
   PUT  /lfs-upload/{oid}, POST /lfs-verify               the LFS object store (sha256 checked)
   POST /api/models/{repo}/commit/{rev}                   ndjson commit -> commitOid
+  PUT  /api/models/{repo}/settings                       {"visibility": "private"|"public"} (update_repo_settings)
+  GET  /api/whoami-v2                                    the token's owner and role (read / write / fineGrained)
+  GET|HEAD /{repo}/resolve/{rev}/{path}                  file download (what snapshot_download fetches)
 
-Tokens: `write_tokens` may write, `read_tokens` may only read (403 on writes), any other 401.
+Tokens: `write_tokens` may write, `read_tokens` may only read (403 on writes), `fine_grained`
+tokens carry their own permission list; any other token is refused (401). A private repo is
+invisible (404 RepoNotFound, as the real Hub answers) without a token; a public one is read
+by anyone. `visibility_log` records every visibility change, in order.
 Errors carry the Hub's X-Error-Code headers (RepoNotFound, RevisionNotFound) as the real Hub does.
 """
 
@@ -36,20 +42,37 @@ class HubStandIn(StandIn):
         ("PUT", r"/lfs-upload/(?P<oid>[0-9a-f]{64})", "lfs_put"),
         ("POST", r"/lfs-verify", "lfs_verify"),
         ("POST", rf"/api/models/{REPO}/commit/(?P<rev>[^/]+)", "commit"),
+        ("PUT", rf"/api/models/{REPO}/settings", "settings"),
+        ("GET", r"/api/whoami-v2", "whoami"),
+        ("GET", rf"/{REPO}/resolve/(?P<rev>[^/]+)/(?P<path>.+)", "resolve"),
     ]
 
-    def __init__(self, write_tokens=(), read_tokens=()):
+    def __init__(self, write_tokens=(), read_tokens=(), fine_grained=None, user="hfminer"):
         super().__init__()
         self.write_tokens, self.read_tokens = set(write_tokens), set(read_tokens)
+        self.fine_grained: dict[str, list[str]] = dict(fine_grained or {})  # token -> permissions
+        self.user = user
+        self.visibility_log: list[tuple[str, str]] = []  # (repo, "private"|"public")
         self.repos: dict[str, dict] = {}  # repo -> {"private", "branches": {name: oid}, "commits": {oid: files}}
         self.lfs: dict[str, bytes] = {}
 
     # --- helpers -------------------------------------------------------------------------------
 
-    def _auth(self, seen, write: bool) -> None:
+    def _token(self, seen) -> str | None:
         value = seen.headers.get("authorization", "")
-        token = value[7:] if value.startswith("Bearer ") else None
+        return value[7:] if value.startswith("Bearer ") else None
+
+    def _auth(self, seen, write: bool, repo: str | None = None) -> None:
+        token = self._token(seen)
+        if token is None and not write and repo is not None:
+            if not self.repos.get(repo, {}).get("private", True):
+                return  # anyone reads a public repo
+            raise Reply(404, {"error": "Repository not found"}, {"X-Error-Code": "RepoNotFound"})
         if token in self.write_tokens:
+            return
+        if token in self.fine_grained:
+            if write and not any("write" in p for p in self.fine_grained[token]):
+                raise Reply(403, {"error": "This fine-grained token may not write"})
             return
         if token in self.read_tokens:
             if write:
@@ -101,14 +124,14 @@ class HubStandIn(StandIn):
         return 200, {"url": f"{self.url}/{name}", "name": name, "id": name}, {}
 
     def model_info(self, seen, m):
-        self._auth(seen, write=False)
+        self._auth(seen, write=False, repo=m["repo"])
         repo = self._repo(m["repo"])
         oid = self._commit_of(repo, m.groupdict().get("rev") or "main")
         return 200, {"id": m["repo"], "modelId": m["repo"], "sha": oid, "private": repo["private"],
                      "siblings": [{"rfilename": p} for p in repo["commits"][oid]]}, {}
 
     def tree(self, seen, m):
-        self._auth(seen, write=False)
+        self._auth(seen, write=False, repo=m["repo"])
         repo = self._repo(m["repo"])
         files = repo["commits"][self._commit_of(repo, m["rev"])]
         return 200, [{"type": "file", "path": p, "oid": f["oid"], "size": f.get("size", len(f.get("content", b"")))}
@@ -176,3 +199,38 @@ class HubStandIn(StandIn):
         oid = self._new_commit(repo, files)
         return 200, {"commitUrl": f"{self.url}/{m['repo']}/commit/{oid}", "commitOid": oid,
                      "pullRequestUrl": None}, {}
+
+    def settings(self, seen, m):
+        self._auth(seen, write=True)
+        repo = self._repo(m["repo"])
+        visibility = seen.json().get("visibility")
+        if visibility not in ("private", "public"):
+            raise Reply(400, {"error": f"invalid visibility {visibility!r}"})
+        repo["private"] = visibility == "private"
+        self.visibility_log.append((m["repo"], visibility))
+        return 200, {}, {}
+
+    def whoami(self, seen, m):
+        token = self._token(seen)
+        if token in self.write_tokens or token in self.read_tokens:
+            access = {"displayName": "tvkit-test", "role": "write" if token in self.write_tokens else "read"}
+        elif token in self.fine_grained:
+            access = {"displayName": "tvkit-test", "role": "fineGrained", "fineGrained": {
+                "global": [], "scoped": [{"entity": {"type": "model", "name": f"{self.user}/ScoreVision"},
+                                          "permissions": self.fine_grained[token]}]}}
+        else:
+            raise Reply(401, {"error": "Invalid credentials in Authorization header"})
+        return 200, {"type": "user", "name": self.user, "auth": {"type": "access_token", "accessToken": access}}, {}
+
+    def resolve(self, seen, m):
+        self._auth(seen, write=False, repo=m["repo"])
+        repo = self._repo(m["repo"])
+        oid = self._commit_of(repo, m["rev"])
+        f = repo["commits"][oid].get(m["path"])
+        if f is None:
+            raise Reply(404, {"error": "Entry not found"}, {"X-Error-Code": "EntryNotFound"})
+        data = self.lfs[f["lfs"]] if f.get("lfs") else f["content"]
+        headers = {"X-Repo-Commit": oid, "ETag": f'"{f["oid"]}"', "Content-Type": "application/octet-stream"}
+        if f.get("lfs"):
+            headers.update({"X-Linked-Etag": f'"{f["oid"]}"', "X-Linked-Size": str(len(data))})
+        return 200, data, headers
