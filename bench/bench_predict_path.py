@@ -1,66 +1,65 @@
-"""The chute's /predict path, split: download, decode, inference, serialisation.
+"""Per-frame cost of each challenge mode in the validator's chute, against plain predict_batch.
 
-One validator-style challenge on a synthetic clip (750 frames by default) goes through a
-dry run of the bundle under the real chutes runtime (`kit.chute.dryrun`); the chute logs
-seconds per stage for every call, which this script reads back. It then answers the same
-clip with `tvkit predict`'s path (`kit.bundle.predict_video`) and scores both answers with
-the evaluator, so the figures also show that the chute and the local path give one score.
+The bundle is dry-run in the validator's own chute template under the real chutes runtime
+(`kit.chute.dryrun`); a synthetic clip is sent as a validator sends it, once as a video url
+and once as frames (base64 PNGs in the body; then again as frame urls only). Each whole HTTP
+call is timed and divided by its frame count, and set against the miner's own
+`predict_batch` time per frame on the same frames in this process (`kit.bundle.predict_video`).
+The difference is what the chute adds: download, decode (video or PNG), JSON, HTTP.
 
-Run: .venv/bin/python bench/bench_predict_path.py [--frames 750] [--bundle DIR] [--json]
+Run: .venv/bin/python bench/bench_predict_path.py [--frames 250] [--frames-in-body 64] [--json]
 """
 import argparse
 import json
-import re
 import tempfile
 from pathlib import Path
 
 from kit.bundle import package, predict_video
 from kit.chute.dryrun import DryRun
 from kit.chute.rehearse import rehearse
-from kit.evaluate import evaluate
 from kit.synth import generate_clip
-
-STAGES = ("download", "decode", "inference", "serialise")
 
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--frames", type=int, default=750)
+    ap.add_argument("--frames", type=int, default=250, help="frames of the clip (video mode)")
+    ap.add_argument("--frames-in-body", type=int, default=64, help="frames sent in frames mode")
     ap.add_argument("--seed", type=int, default=6060)
     ap.add_argument("--bundle", help="default: the committed reference models, packaged")
-    ap.add_argument("--clips", default="data/bench/predict_path", help="where the clip is generated (kept)")
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
-    clips = Path(a.clips)
-    video, truth = clips / "clip_000.mp4", clips / "clip_000.json"
-    if not truth.is_file() or json.loads(truth.read_text())["frames"].__len__() != a.frames:
-        video, truth = generate_clip(clips, n_frames=a.frames, seed=a.seed)
     with tempfile.TemporaryDirectory() as tmp:
+        video, _ = generate_clip(Path(tmp) / "clips", n_frames=a.frames, seed=a.seed)
         bundle = Path(a.bundle) if a.bundle else package(f"{tmp}/bundle")
-        with DryRun(bundle) as run:
-            chute = rehearse(run.base_url, video, truth)
-            log = run.log_text()
-        line = [ln for ln in log.splitlines() if "/predict success=True" in ln][-1]
-        split = {k: float(re.search(rf"{k}=([0-9.]+)s", line).group(1)) for k in STAGES}
         local = predict_video(bundle, video)
-        local_score = evaluate(local.answer, truth, video, mode="full").breakdown["final"]
-    overhead = split["download"] + split["decode"] + split["serialise"]
-    out = {"frames": a.frames, "call_seconds": round(chute.seconds, 3), **{f"{k}_s": v for k, v in split.items()},
-           "overhead_vs_inference": round(overhead / split["inference"], 4),
-           "http_and_runtime_s": round(chute.seconds - sum(split.values()), 3),
-           "chute_final": chute.breakdown["final"], "local_final": local_score,
-           "same_answer": chute.answer == json.loads(json.dumps(local.answer)),
-           "local_predict_s": round(local.seconds, 3)}
+        plain_ms = 1000.0 * sum(local.batch_seconds) / a.frames
+        with DryRun(bundle) as run:
+            rehearse(run.base_url, video, mode="frames", n_frames=4)   # warm-up: first-call allocations
+            runs = {"video": rehearse(run.base_url, video, mode="video"),
+                    "frames (base64 PNG)": rehearse(run.base_url, video, mode="frames", n_frames=a.frames_in_body),
+                    "frames (urls only)": _urls_only(run.base_url, video, a.frames_in_body)}
+    out = {"frames": a.frames, "frames_in_body": a.frames_in_body, "plain_predict_batch_ms_per_frame": round(plain_ms, 2),
+           "modes": {k: {"ok": r.ok, "seconds": round(r.seconds, 3), "ms_per_frame": round(r.ms_per_frame, 2),
+                         "overhead_ms_per_frame": round(r.ms_per_frame - plain_ms, 2),
+                         "ratio_to_plain": round(r.ms_per_frame / plain_ms, 3)} for k, r in runs.items()}}
     if a.json:
         print(json.dumps(out, indent=2))
         return
-    print(f"/predict on {a.frames} frames through `chutes run --dev`: {chute.seconds:.2f} s for the whole call")
-    for k in STAGES:
-        print(f"  {k:<10} {split[k]:8.3f} s  {100 * split[k] / split['inference']:6.2f}% of inference")
-    print(f"  download + decode + serialise = {100 * out['overhead_vs_inference']:.2f}% of inference (bar: 10%)")
-    print(f"  HTTP and runtime around it: {out['http_and_runtime_s']:.3f} s")
-    print(f"score: chute {out['chute_final']:.4f} vs tvkit predict + evaluate {local_score:.4f}; "
-          f"same answer: {out['same_answer']}; local predict {local.seconds:.2f} s")
+    print(f"plain predict_batch: {plain_ms:.1f} ms per frame ({a.frames} frames, batches of 64, in process)")
+    for k, m in out["modes"].items():
+        print(f"  {k:<20} {m['ms_per_frame']:7.1f} ms per frame  (+{m['overhead_ms_per_frame']:.1f} ms, "
+              f"x{m['ratio_to_plain']:.3f})  ok={m['ok']}")
+
+
+def _urls_only(base_url, video, n):
+    """Frames mode with each frame's url and no data: the chute fetches every PNG itself."""
+    from kit.chute.dryrun import ClipServer
+    from kit.chute.rehearse import frames_challenge_for, post_challenge, Rehearsal
+
+    with ClipServer(video.parent) as server:
+        body = frames_challenge_for(video, n, server=server, with_data=False)
+        status, answer, seconds = post_challenge(base_url, body)
+    return Rehearsal(status, answer, seconds, body, "frames")
 
 
 if __name__ == "__main__":

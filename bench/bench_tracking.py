@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kit.chute_rules import load_miner_module
+from kit.comply import load_miner_module
 from kit.contract import load_ground_truth
 from kit.evaluate import evaluate
 from kit.evaluate.perturb import perturbed_answer

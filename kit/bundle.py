@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from . import KitError
-from .chute_rules import load_miner
+from .comply import load_miner
 from .comply.gate import ComplianceError, ensure_compliant
 from .comply.rules import DEFAULT_MAX_MODEL_SIZE_MB
 
@@ -36,21 +36,6 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE_DIR = REPO_ROOT / "chute_template" / "bundle"
 REFERENCE_DIR = REPO_ROOT / "chute_template" / "reference"
 MODEL_NAMES = {"detect": "detect.onnx", "pose": "pose.onnx"}
-TEMPLATE_NAME = "pitch_template.png"   # the name miner.py looks for (its TEMPLATE_FILE)
-
-
-def write_pitch_template(folder: str | os.PathLike) -> Path:
-    """Write the validator's 1050 x 680 pitch template (kit.pitch's rendering) as a lossless PNG."""
-    import cv2
-    import numpy as np
-
-    from .pitch import render_template
-
-    out = Path(folder) / TEMPLATE_NAME
-    if not cv2.imwrite(str(out), np.ascontiguousarray(render_template())):
-        raise KitError(f"{out}: could not write the pitch template")
-    return out
-
 
 def package(out: str | os.PathLike, detect_model: str | os.PathLike | None = None,
             pose_model: str | os.PathLike | None = None, template: str | os.PathLike | None = None,

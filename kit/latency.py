@@ -146,7 +146,7 @@ def measure(bundle: str | os.PathLike, frames: int = 750, per_frame: int | None 
     calls; the whole clip is `frames` frames (a synthetic mp4 unless `video` is given).
     """
     from .bundle import predict_video
-    from .chute_rules import load_miner
+    from .comply import load_miner
 
     bundle = Path(bundle)
     if frames < 2:

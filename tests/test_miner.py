@@ -8,7 +8,7 @@ import pytest
 from conftest import REPO
 from minerfactory import make_bundle, untrained_models
 
-from kit.chute_rules import check_bundle, load_miner, load_miner_module
+from kit.comply import check_repo, load_miner, load_miner_module
 from kit.contract import answer_ok, frame_dicts, validate_answer
 
 
@@ -72,7 +72,7 @@ def test_empty_batch_and_bad_frame(miner):
 
 
 def test_reference_bundle_template_passes_the_rules(bundle):
-    assert check_bundle(bundle) == []
+    assert check_repo(bundle) == []
     src = (REPO / "chute_template" / "bundle" / "miner.py").read_text()
     assert "import kit" not in src and "from kit" not in src
 

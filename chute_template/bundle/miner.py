@@ -49,8 +49,6 @@ every batch of one clip; `offset == 0` starts a new clip):
   the frame's own size, the size the validator scores (its rules depend on it).
 """
 
-from __future__ import annotations
-
 import json
 import os
 import threading
@@ -119,6 +117,9 @@ BALL, GOALKEEPER, PLAYER, REFEREE = 0, 1, 2, 3
 
 
 # --- the answer: pydantic models, because the validator's chute calls .model_dump() on each -----
+# No `from __future__ import annotations` in this file: the compliance runner executes it
+# without registering it in sys.modules, and pydantic then cannot resolve string annotations
+# ("`FrameResult` is not fully defined"), so the miner would fail to load there.
 
 class Box(BaseModel):
     x1: int
