@@ -225,7 +225,7 @@ def rehearse(base_url: str, video: str | os.PathLike, truth: str | os.PathLike |
         answer, meta.n_frames_total, meta.width, meta.height, meta.n_keypoints, frame_ids=challenge.frame_ids,
         n_objects=len(element.objects) if element is not None and element.objects else None)]
     if truth is not None:
-        result.scores = _score(answer, truth, video, element, seconds * 1000.0 / max(result.n_frames, 1))
+        result.scores = _score(answer, truth, video, element, challenge.frame_ids if challenge.frames else None)
     return result
 
 
@@ -238,10 +238,23 @@ def _element(element: Any):
 
 
 def _score(answer: dict[str, Any], truth: str | os.PathLike, video: Path, element: Any,
-           latency_ms: float) -> dict[str, Any]:
+           frame_ids: list[int] | None) -> dict[str, Any]:
+    """The evaluator's flat breakdown; a frames challenge is scored on the frames it sent, as upstream does.
+
+    No latency is passed: the RTF gate reads the p95 of `predict_batch` calls, which a whole
+    HTTP call does not measure (`tvkit comply` and `tvkit bench latency` do).
+    """
+    from dataclasses import replace
+
+    from ..contract import load_ground_truth
     from ..evaluate import evaluate
 
-    ev = evaluate(answer, truth, video, latency_ms=latency_ms)
+    gt = load_ground_truth(truth)
+    if frame_ids is not None:
+        wanted = set(frame_ids)
+        gt = replace(gt, frames=[f for f in gt.frames if f.frame_id in wanted])
+    gate = {"min_frames_required": len(frame_ids)} if frame_ids is not None else {}
+    ev = evaluate(answer, gt, video, elements=[element.id] if element is not None else None, **gate)
     return dict(ev.breakdown)
 
 
