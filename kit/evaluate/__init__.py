@@ -357,6 +357,39 @@ def _spread(e: Element, side: dict[str, Any], n_refs: int, kp_mean: float | None
     return Spread(len(scores), Spread.stats(np.array(finals)), Spread.stats(np.array(scores)))
 
 
+def answer_gate(answer: Any, n_listed: int, min_frames_required: int, n_total: int) -> str:
+    """Why the validator scores this answer 0 outright ("" when it passes; upstream evaluate.py:238)."""
+    if not (isinstance(answer, dict) and answer.get("success") is True):
+        return "the answer does not have success: true"
+    if n_listed < min_frames_required:
+        return f"the answer lists {n_listed} frames, fewer than min_frames_required {min_frames_required}"
+    if n_total > 0 and n_listed > n_total:
+        return f"the answer lists {n_listed} frames, more than the video's {n_total} (n_frames_total)"
+    return ""
+
+
+def _element_score(e: Element, side: dict[str, Any], idx: list[int], kp: dict[int, KeypointScore],
+                   kp_mean: float | None, latency_ms: float | None, n_spread: int) -> ElementScore:
+    """One element's pillars on the scored frames, its gates, and (n_spread > 0) its spread."""
+    raw = _pillar_values(e, side, idx, kp_mean)
+    s, g = _combine(e, raw)
+    rtf = e.rtf(latency_ms) if latency_ms is not None else None
+    passed = rtf is None or rtf <= 1.0
+    es = ElementScore(e, {n: PillarScore(n, raw[n], wt, e.targets.get(n), e.baselines.get(n))
+                          for n, wt in e.pillars.items()},
+                      s, g, g if passed else 0.0, rtf, passed,
+                      frames=[side["rows"][i] for i in idx] if side["rows"] else [],
+                      detections=[side["dets"][i] for i in idx] if side["dets"] else [],
+                      smoothness_groups=side["smooth"][1],
+                      keypoint_frames=kp if any((e.category, p) in KEYPOINT_PILLARS for p in e.pillars) else {})
+    if side["dets"]:
+        es.detection_summary = {k: v for k, v in detection_metrics(es.detections).items()
+                                if k in ("per_class_ap", "tp", "fp", "n_ref")}
+    if n_spread:
+        es.spread = _spread(e, side, n_spread, kp_mean, passed)
+    return es
+
+
 # --- the evaluation -----------------------------------------------------------------------------
 
 def evaluate(answer: Any, ground_truth: GroundTruth | str | os.PathLike, video: str | os.PathLike,
@@ -396,13 +429,7 @@ def evaluate(answer: Any, ground_truth: GroundTruth | str | os.PathLike, video: 
         info = reader.info()
     n_total, w, h = info.n_frames, info.width, info.height
     n_listed = frame_count(answer)
-    reason = ""
-    if not (isinstance(answer, dict) and answer.get("success") is True):
-        reason = "the answer does not have success: true"
-    elif n_listed < min_frames_required:
-        reason = f"the answer lists {n_listed} frames, fewer than min_frames_required {min_frames_required}"
-    elif n_total > 0 and n_listed > n_total:
-        reason = f"the answer lists {n_listed} frames, more than the video's {n_total} (n_frames_total)"
+    reason = answer_gate(answer, n_listed, min_frames_required, n_total)
     gt_ids = sorted(gt.by_frame())
     scored = gt_ids if mode == "full" else _pick_window(gt_ids, seed)
     ev = Evaluation(man, {}, 0.0, mode, seed if mode == "validator" else None, not reason, reason, n_total,
@@ -430,24 +457,8 @@ def evaluate(answer: Any, ground_truth: GroundTruth | str | os.PathLike, video: 
     position = {fid: i for i, fid in enumerate(gt_ids)}
     idx = [position[f] for f in scored]
     for e in chosen:
-        side = sides[e.id]
-        raw = _pillar_values(e, side, idx, kp_mean)
-        s, g = _combine(e, raw)
-        rtf = e.rtf(latency_ms) if latency_ms is not None else None
-        passed = rtf is None or rtf <= 1.0
-        es = ElementScore(e, {n: PillarScore(n, raw[n], wt, e.targets.get(n), e.baselines.get(n))
-                              for n, wt in e.pillars.items()},
-                          s, g, g if passed else 0.0, rtf, passed,
-                          frames=[side["rows"][i] for i in idx] if side["rows"] else [],
-                          detections=[side["dets"][i] for i in idx] if side["dets"] else [],
-                          smoothness_groups=side["smooth"][1],
-                          keypoint_frames=kp if any((e.category, p) in KEYPOINT_PILLARS for p in e.pillars) else {})
-        if side["dets"]:
-            es.detection_summary = {k: v for k, v in detection_metrics(es.detections).items()
-                                    if k in ("per_class_ap", "tp", "fp", "n_ref")}
-        if spread:
-            es.spread = _spread(e, side, len(gt_ids), kp_mean, passed)
-        ev.elements[e.id] = es
+        ev.elements[e.id] = _element_score(e, sides[e.id], idx, kp, kp_mean, latency_ms,
+                                           len(gt_ids) if spread else 0)
     ev.final = float(sum(es.final for es in ev.elements.values()) / len(ev.elements)) if ev.elements else 0.0
     return ev
 

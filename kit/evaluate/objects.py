@@ -221,7 +221,7 @@ def adaptive_iou_threshold(box: tuple[float, float, float, float], width: int | 
     log10(box area / image area) between the anchors, flat from 1% to 5%, clamped at the ends.
 
     >>> round(adaptive_iou_threshold((0, 0, 32, 32), 1000, 1000), 4)
-    0.3523
+    0.3479
     """
     w, h = width or CANVAS_W, height or CANVAS_H
     x1, y1, x2, y2 = box
