@@ -16,6 +16,7 @@ import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from . import KitError
 from .settings import SETTINGS_HELP, Settings, load_settings
 
 NETUID = 44
@@ -170,6 +171,25 @@ def check_chutes_config(s: Settings, essential: bool) -> Check:
                  essential=essential, group="credentials")
 
 
+def check_chute_template() -> Check:
+    """Where the validator's chute template comes from (never downloaded here: the doctor only looks).
+
+    The chute is not the miner's to write: every miner deploys the validator's own template with
+    four values filled in, and validators refuse any other file by its integrity hash.
+    """
+    from .chute.official import DEFAULT_COMMIT, ENV_TEMPLATE, integrity_hash, obtain_template
+
+    try:
+        src = obtain_template(download=False)
+    except KitError:
+        return Check("chute template", True, f"fetched from upstream turbovision@{DEFAULT_COMMIT[:7]} on first use "
+                     "(the validator's own file; nothing to edit)",
+                     f"offline: set {ENV_TEMPLATE} to a turbovision checkout or its turbovision_chute.py.j2",
+                     essential=False, group="runtime")
+    return Check("chute template", True, f"the validator's, from {src.describe()} (integrity hash "
+                 f"{integrity_hash(src.text)[:12]}...; every miner deploys it unchanged)", group="runtime")
+
+
 def check_docker() -> Check:
     exe = shutil.which("docker")
     if exe is None:
@@ -212,6 +232,7 @@ def run_checks(deploy: bool = False, root: Path | None = None, settings: Setting
         check_module("onnxruntime", "onnxruntime", setup),
         check_module("chutes", "chutes", "`pip install chutes==0.6.11rc2` (needs gcc for netifaces) or `make setup`"),
         check_module("huggingface_hub", "huggingface_hub", setup),
+        check_chute_template(),
         check_disk(root),
         *check_credentials(s, essential=deploy),
         check_wallet(s, essential=deploy),
