@@ -164,3 +164,27 @@ def test_doctor_checks_that_chutes_hf_token_is_not_the_write_token(tmp_path, rea
         assert "same token as HF_TOKEN" in checks["HF tokens separate"]["detail"]
     assert checks["CHUTES_HF_TOKEN"]["ok"] is bool(read_token)
     assert "423" in checks["SCOREVISION_NETUID"]["detail"] and "not 44" in checks["SCOREVISION_NETUID"]["detail"]
+
+
+def test_notebook_06_shows_the_standing_from_the_ledger(lists, tmp_path, monkeypatch):
+    import papermill as pm
+
+    from conftest import REPO
+
+    dep = tmp_path / "deployments"
+    dep.mkdir()
+    (dep / "ledger.jsonl").write_text("\n".join(json.dumps(e) for e in [
+        push_entry("PlayerDetect_v1@1.0", block=700), push_entry("DetectBall_v1@1.0", block=5)]) + "\n")
+    for k, v in {**lists.urls(), "TVKIT_DEPLOYMENTS_DIR": str(dep), "CHUTES_API_KEY": "", "BITTENSOR_WALLET_COLD": "",
+                 "BITTENSOR_WALLET_HOT": ""}.items():
+        monkeypatch.setenv(k, v)
+    out = tmp_path / "06.ipynb"
+    pm.execute_notebook(str(REPO / "notebooks" / "06_maintain.ipynb"), str(out), cwd=str(tmp_path),
+                        parameters={"live": True, "run_dir": str(tmp_path / "run"),
+                                    "metrics_path": str(tmp_path / "metrics.json")}, progress_bar=False)
+    outputs = [o for c in json.loads(out.read_text())["cells"] for o in c.get("outputs", [])]
+    text = "".join("".join(o["text"]) if isinstance(o.get("text"), list) else o.get("text", "") for o in outputs)
+    assert "commitments read from the ledger" in text and "PlayerDetect_v1@1.0: NOT COUNTED" in text
+    assert "DetectBall_v1@1.0: OK" in text and "what clears it:" in text
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["standing"] == {"PlayerDetect_v1@1.0": "NOT COUNTED", "DetectBall_v1@1.0": "OK"}

@@ -90,6 +90,12 @@ class PushResult:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def metrics(self) -> dict[str, Any]:
+        """What a run records of a push (notebook 05)."""
+        return {"revision": self.revision, "element_id": self.element_id, "chute_name": self.chute_name,
+                "slug": self.slug, "deployed": "deploy" in self.done, "committed": self.committed,
+                "public": self.public, "steps_done": list(self.done)}
+
 
 class PushFailed(KitError):
     """A step failed: the message says which, what is done, that the repo stays private, what next."""
@@ -490,6 +496,11 @@ class Plan:
     missing: list[str]
     notes: list[str]
 
+    def metrics(self) -> dict[str, Any]:
+        """What a run records of a plan (notebook 05; `tvkit run` prints planned_steps)."""
+        return {"planned_steps": [st.name for st in self.steps], "missing_settings": list(self.missing),
+                "element_id": self.element_id, "commitment": self.commitment}
+
     def to_dict(self) -> dict[str, Any]:
         return {"steps": [asdict(st) for st in self.steps], "commitment": self.commitment, "hf_repo": self.hf_repo,
                 "chute_name": self.chute_name, "element_id": self.element_id, "missing": self.missing,
@@ -529,8 +540,9 @@ def _plan_steps(s: Settings, bundle: str | None, element: str, repo: str, rev: s
     else:
         upload = Step("upload", f"POST {hf}/api/repos/create; PUT {hf}/api/models/{repo}/settings; POST "
                       f"{hf}/api/models/{repo}/preupload/main; LFS; POST {hf}/api/models/{repo}/commit/main",
-                      '{"visibility": "private"} at creation and again through the settings (an existing public repo is made private '
-                      f"again); ONE commit of {bundle or '<model path>'}, its commit hash the revision")
+                      '{"visibility": "private"} at creation and again through the settings (an existing public '
+                      f"repo is made private again); ONE commit of {bundle or '<model path>'}, its commit hash the "
+                      "revision")
     return [
         Step("checks", f"local: tvkit comply {bundle or '<model path>'} --element-id {element}",
              "and: the credentials, ~/.chutes/config.ini, CHUTES_HF_TOKEN not the write token (GET "

@@ -147,9 +147,18 @@ def fetch_list(name: ListName, url: str, timeout: float = 15.0, backoff: Backoff
     return out
 
 
+def list_urls(s: Settings) -> dict[ListName, str]:
+    return {"compliance": s.failing_tuples_url, "inactive": s.inactive_miners_url, "blacklist": s.blacklist_url}
+
+
 def fetch_public_lists(s: Settings) -> dict[ListName, PublicList]:
-    urls = {"compliance": s.failing_tuples_url, "inactive": s.inactive_miners_url, "blacklist": s.blacklist_url}
-    return {name: fetch_list(name, urls[name]) for name in LIST_NAMES}
+    """The three lists, read now (a list that cannot be read is kept with its error)."""
+    return {name: fetch_list(name, url) for name, url in list_urls(s).items()}
+
+
+def offline_lists(s: Settings, why: str = "not read (offline)") -> dict[ListName, PublicList]:
+    """The three lists, unread: a standing from them shows the commitments with every list 'unknown'."""
+    return {name: PublicList(name, url, error=why) for name, url in list_urls(s).items()}
 
 
 @dataclass
@@ -220,6 +229,10 @@ class StandingReport:
                 "without_element_id": [c.to_dict() for c in self.unscoped],
                 "lists": {n: {"url": lst.url, "rows": len(lst.rows), "error": lst.error, "ignored": lst.ignored}
                           for n, lst in self.lists.items()}}
+
+    def metrics(self) -> dict[str, Any]:
+        """What a run records of a standing (notebook 06)."""
+        return {"standing_source": self.source, "standing": {e.element_id: e.verdict for e in self.elements}}
 
     def format(self) -> str:
         lines = [f"hotkey {self.hotkey}", f"commitments read from the {self.source_detail}"]
