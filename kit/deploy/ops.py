@@ -32,7 +32,8 @@ def rehearse_revision(revision: str, video: str | os.PathLike, truth: str | os.P
     r = rehearse(url, video, truth, api_key=s.chutes_api_key, clip_url=clip_url or None, seed=seed)
     ledger.append("test", {"revision": revision, "chute_name": chute.get("name"), "slug": chute.get("slug"),
                            "ok": r.ok, "status": r.status, "seconds": round(r.seconds, 3),
-                           "latency_score": r.latency_score, "final": r.breakdown.get("final"), "video": str(video)})
+                           "ms_per_frame": round(r.ms_per_frame, 2), "final": r.scores.get("final"),
+                           "video": str(video)})
     return r
 
 

@@ -63,7 +63,7 @@ from .objects import (DETECTION_PILLARS, FRAME_PILLARS, FrameDetections, FrameRo
                       frame_detections, frame_row, smoothness)
 
 __all__ = ["evaluate", "Evaluation", "ElementScore", "PillarScore", "Spread", "Mode", "MODES", "load_answer",
-           "format_breakdown", "KeypointScore", "RULES", "KEYPOINT_PILLARS", "latency_score"]
+           "format_breakdown", "KeypointScore", "RULES", "KEYPOINT_PILLARS"]
 
 Mode = EvaluateMode
 MODES = EVALUATE_MODES
@@ -71,12 +71,6 @@ WINDOW = 3                       # upstream SCOREVISION_VLM_SELECT_N_FRAMES defa
 MIN_FRAMES_REQUIRED = 3          # the meta's min_frames_required in video mode (= the frame pick)
 #: (category, pillar) pairs that are the keypoint metric (upstream keypoints.py:344)
 KEYPOINT_PILLARS = {("PitchCalib", "iou"), ("PlayerDetect", "keypoints_iou")}
-
-
-def latency_score(seconds: float) -> float:
-    """The RETIRED validator's latency score, 1 / 2^seconds: no longer part of any score (today's
-    validator gates on the RTF instead, `Element.rtf`); kept only for kit.chute.rehearse's display."""
-    return 1.0 / (2.0 ** seconds)
 
 
 def load_answer(path: str | os.PathLike) -> dict[str, Any]:
