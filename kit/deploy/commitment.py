@@ -82,11 +82,15 @@ def bittensor_commit(s: Settings, payload: dict[str, Any]) -> str:
         raise CommitError("set BITTENSOR_WALLET_COLD and BITTENSOR_WALLET_HOT (your registered hotkey)")
     import bittensor as bt
 
+    import inspect
+
     try:
         wallet = bt.Wallet(name=s.wallet_cold, hotkey=s.wallet_hot, path=str(s.wallet_path))
         subtensor = bt.Subtensor(network=s.subtensor_endpoint)
-        response = subtensor.set_reveal_commitment(wallet=wallet, netuid=s.netuid, data=json.dumps(payload),
-                                                   blocks_until_reveal=1, raise_error=True)
+        kwargs = {"wallet": wallet, "netuid": s.netuid, "data": json.dumps(payload), "blocks_until_reveal": 1}
+        if "raise_error" in inspect.signature(subtensor.set_reveal_commitment).parameters:
+            kwargs["raise_error"] = True  # upstream passes it (bittensor_helpers.py:215); older SDKs lack it
+        response = subtensor.set_reveal_commitment(**kwargs)
     except Exception as e:  # noqa: BLE001 - any chain or wallet error means: not committed
         raise CommitError(f"the chain did not take the commitment ({type(e).__name__}: {e})") from e
     ok = getattr(response, "success", None)
