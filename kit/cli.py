@@ -140,11 +140,22 @@ def _cmd_dataset_build(args: argparse.Namespace) -> int:
 
 
 def _cmd_dataset_import(args: argparse.Namespace) -> int:
-    from .datasets import import_yolo
+    from .datasets.exports import import_export, parse_size
 
     mapping = [m for group in (args.map or []) for m in group]
-    r = import_yolo(args.src, args.out, task=args.task, mapping=mapping, strict=args.strict, teams=args.teams,
-                    progress=not args.json)
+    swaps = []
+    for pair in args.swap_keypoints or []:
+        try:
+            a, b = (int(v) for v in pair.split(","))
+        except ValueError:
+            raise KitError(f"--swap-keypoints {pair!r}: expected two keypoint ids, e.g. 13,14") from None
+        swaps.append((a, b))
+    r = import_export(args.src, args.out, task=args.task, fmt=args.format, mapping=mapping, strict=args.strict,
+                      teams=args.teams, split=args.split, group_by=args.group_by, group_pattern=args.group_pattern,
+                      val_fraction=args.val_fraction, test_fraction=args.test_fraction,
+                      test_groups=args.test_groups or (), seed=args.seed, size=parse_size(args.size),
+                      swap_keypoints=swaps, mirror_keypoints=args.mirror_keypoints,
+                      check_order=not args.no_order_check, progress=not args.json)
     if args.json:
         print(json.dumps(r.to_dict(), indent=2))
         return 0
@@ -152,7 +163,28 @@ def _cmd_dataset_import(args: argparse.Namespace) -> int:
         print(f"  {src!r:>24} -> {ours if ours is not None else 'dropped'}")
     for name, n in r.dropped.items():
         print(f"dropped {n} instances of {name!r} (map it with --map {name.replace(' ', '_')}=ID if it is ours)")
-    print(", ".join(f"{s} {n} images" for s, n in r.images.items()) + f"  {r.data_yaml}")
+    for note in r.notes:
+        print(f"note: {note}")
+    for split, groups in r.groups.items():
+        print(f"{split}: {r.images[split]} images from {len(groups)} group(s): {', '.join(groups[:12])}"
+              + (" ..." if len(groups) > 12 else ""))
+    print(f"{r.data_yaml}")
+    return 0
+
+
+def _cmd_dataset_evaluate(args: argparse.Namespace) -> int:
+    from .datasets.exports import parse_size
+    from .datasets.labelled import evaluate_labelled, format_labelled
+
+    size = parse_size(args.size)
+    if not isinstance(size, tuple):
+        raise KitError(f"--size {args.size}: give WIDTHxHEIGHT (default 960x540)")
+    ev = evaluate_labelled(args.data, args.bundle, args.split, size=size, max_frames=args.frames or None,
+                           repeat=args.repeat, report=args.report, progress=not args.json)
+    if args.report:
+        print(f"report: {ev.pictures.get('json')}", file=sys.stderr)
+    print(json.dumps(ev.to_dict() if args.all_frames else {**ev.to_dict(), "frames": None}, indent=2)
+          if args.json else format_labelled(ev))
     return 0
 
 
@@ -257,20 +289,41 @@ def _cmd_runs_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _task_data(entries: list[str], task: str, n_tasks: int) -> list[Path]:
+    """The data.yaml files of `task` among --data entries (dataset roots or data.yaml files)."""
+    import yaml
+
+    out = []
+    for e in entries:
+        p = Path(e)
+        if (p / task / "data.yaml").is_file():
+            out.append(p / task / "data.yaml")
+            continue
+        f = p / "data.yaml" if p.is_dir() else p
+        if n_tasks > 1:
+            if not f.is_file():
+                raise KitError(f"{p}: --task both needs dataset roots (with detect/ and pose/) or data.yaml files")
+            is_pose = "kpt_shape" in (yaml.safe_load(f.read_text()) or {})
+            if is_pose != (task == "pose"):
+                continue
+        out.append(f)
+    if not out:
+        raise KitError(f"no {task} dataset among --data {' '.join(entries)}")
+    return out
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
-    from .train import train
+    from .train import combine_data, train
 
     tasks = ("detect", "pose") if args.task == "both" else (args.task,)
-    data = Path(args.data)
     out = {}
     for task in tasks:
-        d = data / task / "data.yaml" if (data / task / "data.yaml").is_file() else data
-        if len(tasks) > 1 and d == data:
-            raise KitError(f"{data}: --task both needs the dataset root that `tvkit dataset build` wrote "
-                           "(with detect/data.yaml and pose/data.yaml)")
+        found = _task_data(args.data, task, len(tasks))
+        name = f"{args.name}-{task}" if args.name else f"{task}-{args.preset}"
+        d = found[0] if len(found) == 1 else combine_data(found, Path(args.project) / f"{name}-data.yaml")
         weights = args.detect_weights if task == "detect" else args.pose_weights
-        r = train(task, d, args.preset, project=args.project, name=f"{args.name}-{task}" if args.name else None,
-                  weights=weights, epochs=args.epochs, imgsz=args.imgsz, batch=args.batch, device=args.device,
+        r = train(task, d, args.preset, project=args.project, name=name, weights=weights, init=args.init,
+                  epochs=args.epochs, imgsz=args.imgsz, batch=args.batch, device=args.device,
                   resume=args.resume, export=not args.no_export)
         out[task] = r.to_dict()
         if not args.json:
@@ -314,7 +367,9 @@ def _add_model_commands(sub) -> None:
     """`train`, `package`, `predict` and `bench latency` (kit.train, kit.bundle, kit.latency)."""
     tr = sub.add_parser("train", help="train the detector and/or pitch keypoint model (ultralytics), export ONNX")
     tr.add_argument("--task", choices=("detect", "pose", "both"), default="both")
-    tr.add_argument("--data", required=True, help="a data.yaml, or the dataset root of `tvkit dataset build`")
+    tr.add_argument("--data", required=True, action="append",
+                    help="a data.yaml, or the dataset root of `tvkit dataset build`; repeat it to train on several "
+                         "at once (synthetic and real: one combined data.yaml per task)")
     tr.add_argument("--preset", choices=("smoke", "cpu", "gpu"), default="smoke")
     tr.add_argument("--epochs", type=int)
     tr.add_argument("--imgsz", type=int)
@@ -322,6 +377,8 @@ def _add_model_commands(sub) -> None:
     tr.add_argument("--device", default="cpu", help="cpu, 0, 0,1 ...")
     tr.add_argument("--detect-weights", help="start the detector from these .pt weights (default: from scratch)")
     tr.add_argument("--pose-weights", help="start the pose model from these .pt weights (default: from scratch)")
+    tr.add_argument("--init", metavar="PATH", help="start from any ultralytics checkpoint (.pt; a detector's "
+                    "backbone also starts the pose model); default: from scratch")
     tr.add_argument("--project", default="runs/train", help="runs go to PROJECT/NAME (default runs/train)")
     tr.add_argument("--name", help="run name (default TASK-PRESET; with --task both, NAME-TASK)")
     tr.add_argument("--resume", action="store_true", help="continue PROJECT/NAME from weights/last.pt")
@@ -432,8 +489,10 @@ def build_parser() -> argparse.ArgumentParser:
     db.add_argument("--seed", type=int, default=0, help="seed of the clip split")
     db.add_argument("--json", action="store_true")
     db.set_defaults(func=_cmd_dataset_build)
-    di = ds_sub.add_parser("import", help="copy an external YOLO dataset into our classes")
-    di.add_argument("--src", required=True, help="the dataset folder (with data.yaml) or its data.yaml")
+    di = ds_sub.add_parser("import", help="import a labelled export (YOLO detect/pose, COCO boxes) into our classes, "
+                           "restored to 16:9 and split by clip")
+    di.add_argument("--src", required=True, help="the export's folder (data.yaml, or split folders with COCO JSON), "
+                    "or its data.yaml / JSON file")
     di.add_argument("--out", required=True, help="the new dataset's folder (OUT/data.yaml)")
     di.add_argument("--task", choices=("detect", "pose"), default="detect")
     di.add_argument("--map", action="append", nargs="+", metavar="NAME=ID",
@@ -441,6 +500,28 @@ def build_parser() -> argparse.ArgumentParser:
                          "(or our class name); pose: 0 or pitch")
     di.add_argument("--strict", action="store_true", help="fail if a source class maps to none of ours")
     di.add_argument("--teams", action="store_true", help="keep team classes (6/7) as their own classes")
+    from .datasets.exports import FORMATS, GROUP_LEVELS, SPLIT_MODES
+
+    di.add_argument("--format", choices=FORMATS, default="auto", help="yolo, coco or auto (default)")
+    di.add_argument("--split", choices=SPLIT_MODES, default="group",
+                    help="group (default): whole clips to train/val/test, seeded; keep: the export's own splits "
+                         "(exporters split frames at random, so near-duplicates leak into val)")
+    di.add_argument("--group-by", choices=GROUP_LEVELS, default="clip", help="group images by clip (default) or match")
+    di.add_argument("--group-pattern", metavar="REGEX", help="group key: this regex's first group in the file name")
+    di.add_argument("--test-groups", action="append", metavar="PATTERN",
+                    help="put these groups in test (fnmatch, e.g. 'worldcup2*'; repeatable): a held-out match")
+    di.add_argument("--val-fraction", type=float, default=0.15, help="share of images for val (default 0.15)")
+    di.add_argument("--test-fraction", type=float, default=0.15,
+                    help="share of images for test when no --test-groups (default 0.15)")
+    di.add_argument("--seed", type=int, default=0, help="seed of the group split")
+    di.add_argument("--size", default="auto", help="auto (default: restore a stretched square export to 16:9, from "
+                    "the exporter's README), WIDTHxHEIGHT, or keep")
+    di.add_argument("--swap-keypoints", action="append", metavar="A,B",
+                    help="pose: exchange keypoint ids A and B (1-based; repeatable) to fix the order")
+    di.add_argument("--mirror-keypoints", action="store_true", help="pose: the order is left-right mirrored; "
+                    "remap with kit.pitch.FLIP_IDX")
+    di.add_argument("--no-order-check", action="store_true", help="pose: import even if the pitch geometry says "
+                    "the keypoint order is wrong")
     di.add_argument("--json", action="store_true")
     di.set_defaults(func=_cmd_dataset_import)
     dc = ds_sub.add_parser("check", help="check every label of a dataset and count images, classes, box sizes")
@@ -448,6 +529,19 @@ def build_parser() -> argparse.ArgumentParser:
     dc.add_argument("--plots", metavar="DIR", help="also save the check plots and a sample grid as PNGs here")
     dc.add_argument("--json", action="store_true")
     dc.set_defaults(func=_cmd_dataset_check)
+    dv = ds_sub.add_parser("evaluate", help="run a bundle's miner on a labelled split (real frames): keypoint px "
+                           "error and validator score, box P/R/F1 per class")
+    dv.add_argument("--data", required=True, help="a data.yaml (an export, or one `dataset import` wrote)")
+    dv.add_argument("--bundle", required=True, help="the bundle folder (`tvkit package --out DIR`)")
+    dv.add_argument("--split", choices=("train", "val", "test"), default="test")
+    dv.add_argument("--frames", type=int, default=0, help="at most this many frames, spread over the split (0: all)")
+    dv.add_argument("--size", default="960x540", help="frames are resized to this (default 960x540)")
+    dv.add_argument("--repeat", type=int, default=2, help="each frame is a still clip of this many frames (the "
+                    "miner's tracker reports an object from its 2nd detection); default 2")
+    dv.add_argument("--report", metavar="DIR", help="write evaluation.json and pictures of the worst frames here")
+    dv.add_argument("--json", action="store_true", help="print the summary as JSON")
+    dv.add_argument("--all-frames", action="store_true", help="with --json: include every frame's figures")
+    dv.set_defaults(func=_cmd_dataset_evaluate)
 
     r = sub.add_parser("run", help="run the notebook suite headless with papermill into papermill_runs/")
     r.add_argument("--profile", help="smoke (minutes on a CPU; the default), cpu or gpu")

@@ -9,7 +9,21 @@ Decisions a reader should know about:
 
 - **Offline, always.** Models start from a `.yaml` architecture (random weights) unless the
   user passes weights of their own; named hub weights (`yolo11n.pt`) would download and are
-  refused with a message. `YOLO_OFFLINE` and `YOLO_AUTOINSTALL=False` are set before
+  refused with a message.
+- **`init`: any ultralytics checkpoint.** A checkpoint of the same task starts the run as it
+  is (the trainer rebuilds the head for our classes and keeps every other layer); one of the
+  other task (a COCO detector to start the pitch model) gives its backbone and neck to the
+  same architecture with our head (`yolov8n.pt` -> `yolov8n-pose.yaml`, matching layers
+  transferred). `pretrained` is never passed: `pretrained=False` would silently discard the
+  loaded weights. The start is recorded in metrics.json (`params.start`, `params.init`).
+- **Augmentation for broadcasts** (`BROADCAST_AUG`, every preset): no vertical flip (a pitch
+  is never upside down), left-right flip at 0.5 (the pose dataset's `flip_idx` is the pitch's
+  mirror, `kit.pitch.FLIP_IDX`, so the keypoints swap sides with it), modest scale and
+  translate (broadcast zoom varies, the camera is never far off the pitch), HSV jitter
+  (grass, light and kit colours differ between stadiums), no rotation or shear.
+- **Real and synthetic together**: `combine_data` writes a data.yaml whose train and val list
+  the folders of several datasets of the same task and classes (the kit's synthetic one and
+  an imported real one, say); test comes from the real one only. `YOLO_OFFLINE` and `YOLO_AUTOINSTALL=False` are set before
   ultralytics is imported, so neither the trainer nor the ONNX exporter ever reaches for the
   network or pip (the exporter's requirement check only *checks* onnx, onnxslim and
   onnxruntime, which the kit pins). Ultralytics' plot font (Arial.ttf, normally downloaded)
@@ -45,6 +59,9 @@ os.environ.setdefault("YOLO_VERBOSE", "False")
 
 TASKS = ("detect", "pose")
 ARCHS = {"detect": "yolo11n.yaml", "pose": "yolo11n-pose.yaml"}
+#: Augmentation that suits broadcast frames (ultralytics train arguments), under every preset.
+BROADCAST_AUG: dict[str, float] = {"flipud": 0.0, "fliplr": 0.5, "degrees": 0.0, "shear": 0.0, "perspective": 0.0,
+                                   "scale": 0.25, "translate": 0.08, "hsv_h": 0.015, "hsv_s": 0.5, "hsv_v": 0.3}
 
 
 @dataclass(frozen=True)
@@ -151,6 +168,75 @@ def _check_data(data: str | os.PathLike, task: str) -> Path:
     return path.resolve()
 
 
+def _task_arch(cfg: dict[str, Any], task: str, workdir: Path) -> Path:
+    """The checkpoint's own architecture with the head of `task` (Detect <-> Pose), as a YAML file."""
+    import copy
+
+    import yaml
+
+    from .contract import N_KEYPOINTS
+
+    cfg = copy.deepcopy(cfg)
+    head = cfg["head"][-1]  # [from, repeats, module, args]
+    if head[2] not in ("Detect", "Pose"):
+        raise KitError(f"its head is {head[2]}; --init transfers detect and pose checkpoints")
+    head[2], head[3] = ("Pose", ["nc", "kpt_shape"]) if task == "pose" else ("Detect", ["nc"])
+    cfg["nc"] = 1 if task == "pose" else 4
+    if task == "pose":
+        cfg["kpt_shape"] = [N_KEYPOINTS, 3]
+    else:
+        cfg.pop("kpt_shape", None)
+    cfg.pop("yaml_file", None)
+    workdir.mkdir(parents=True, exist_ok=True)
+    path = workdir / f"init-{task}.yaml"
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    return path
+
+
+def init_model(task: str, init: str | os.PathLike, workdir: str | os.PathLike | None = None):
+    """A model for `task` started from any ultralytics checkpoint (see the module docstring).
+
+    Args:
+        task: "detect" or "pose".
+        init: a .pt checkpoint (detect or pose, of any class count).
+        workdir: where the architecture YAML of a cross-task start is written (default: a
+            temporary folder).
+    Returns:
+        (the ultralytics model, a description of the start for the training record).
+    Raises:
+        KitError: no such file, not an ultralytics checkpoint, or no matching architecture.
+
+    Example:
+        >>> model, start = init_model("pose", "data/init/yolov8n.pt")   # doctest: +SKIP
+    """
+    from ultralytics import YOLO
+
+    w = Path(init)
+    if not w.is_file():
+        raise KitError(f"{init}: no such checkpoint (--init takes a .pt file; hub names such as yolo11n.pt download, "
+                       "and the kit trains offline: download it first and pass its path)")
+    try:
+        ckpt = YOLO(str(w))
+    except Exception as e:  # ultralytics raises many kinds on a file that is not its checkpoint
+        raise KitError(f"{w}: not an ultralytics checkpoint ({type(e).__name__}: {e})") from e
+    if ckpt.task == task:
+        return ckpt, f"{w.resolve()} ({task} checkpoint, head rebuilt for our classes)"
+    import tempfile
+
+    cfg = getattr(ckpt.model, "yaml", None)
+    if not isinstance(cfg, dict) or not cfg.get("head"):
+        raise KitError(f"{w}: a {ckpt.task} checkpoint without its architecture; pass a {task} checkpoint")
+    try:
+        arch = _task_arch(cfg, task, Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="tvkit-init-")))
+        model = YOLO(str(arch), task=task).load(str(w))
+    except KitError as e:
+        raise KitError(f"{w}: {e}") from None
+    except Exception as e:
+        raise KitError(f"{w}: cannot transfer this {ckpt.task} checkpoint to a {task} model "
+                       f"({type(e).__name__}: {e}); pass a {task} checkpoint") from e
+    return model, f"{w.resolve()} ({ckpt.task} checkpoint, backbone and neck into a {task} model)"
+
+
 def _start_model(task: str, weights: str | os.PathLike | None):
     from ultralytics import YOLO
 
@@ -210,13 +296,15 @@ def plot_curves(results_csv: str | os.PathLike, out: str | os.PathLike) -> Path 
 
 
 def train(task: str, data: str | os.PathLike, preset_name: str = "smoke", *, project: str | os.PathLike = "runs/train",
-          name: str | None = None, weights: str | os.PathLike | None = None, epochs: int | None = None,
+          name: str | None = None, weights: str | os.PathLike | None = None,
+          init: str | os.PathLike | None = None, epochs: int | None = None,
           imgsz: int | None = None, batch: int | None = None, device: str = "cpu", resume: bool = False,
           export: bool = True, export_hw: tuple[int, int] | None = None, plots: bool = False, seed: int = 0,
           **overrides: Any) -> TrainResult:
     """Train `task` ("detect" or "pose") on `data` with a preset; save curves, metrics and ONNX.
 
-    `weights`: start from these (a .pt of the user's own), else from scratch. `resume=True`
+    `weights`: start from these (a .pt of the user's own), else from scratch; `init`: start
+    from any ultralytics checkpoint (`init_model`: another task's weights transfer). `resume=True`
     continues the run at `project/name` from its `weights/last.pt` with its own arguments.
     `plots` turns on ultralytics' own plots (off by default: they cost minutes on a CPU).
     """
@@ -252,15 +340,20 @@ def train(task: str, data: str | os.PathLike, preset_name: str = "smoke", *, pro
                            "--name) from its weights with --detect-weights/--pose-weights") from e
         params = {"resume": str(last)}
     else:
-        model, start = _start_model(task, weights)
-        args: dict[str, Any] = dict(
+        if weights and init:
+            raise KitError("give either weights (a .pt of this task to continue from) or init (any checkpoint), "
+                           "not both")
+        model, start = init_model(task, init, run_dir) if init else _start_model(task, weights)
+        args: dict[str, Any] = dict(**BROADCAST_AUG)
+        args.update(
             data=str(data_path), epochs=epochs or p.epochs, imgsz=imgsz or p.imgsz, batch=batch or p.batch,
             fraction=p.fraction, patience=p.patience, workers=p.workers, mosaic=p.mosaic, close_mosaic=p.close_mosaic,
             lr0=p.lr0, optimizer=p.optimizer, cos_lr=p.cos_lr, device=device, project=str(project), name=name,
             exist_ok=True, plots=plots, seed=seed, deterministic=False, amp=device != "cpu", verbose=False)
         args.update(p.extra)
         args.update(overrides)
-        params = {**args, "start": start, "preset": preset_name, "task": task}
+        args.pop("pretrained", None)  # pretrained=False would throw the loaded weights away
+        params = {**args, "start": start, "init": str(init) if init else None, "preset": preset_name, "task": task}
         model.train(**args)
     trainer = model.trainer
     run_dir = Path(trainer.save_dir)
@@ -327,3 +420,51 @@ def read_run(run_dir: str | os.PathLike) -> dict[str, Any]:
     if not path.is_file():
         raise KitError(f"{path}: no metrics.json (the run did not finish, or this is not a kit run folder)")
     return json.loads(path.read_text())
+
+
+def combine_data(data_yamls: list[str | os.PathLike], out: str | os.PathLike) -> Path:
+    """One data.yaml that trains on several datasets of the same task and classes at once.
+
+    train and val list every dataset's folders (ultralytics reads lists), test those of the
+    datasets that have one; the pose `flip_idx` is the pitch's mirror (`kit.pitch.FLIP_IDX`).
+    Typical: the kit's synthetic dataset and an imported real one (`tvkit dataset import`).
+
+    Args:
+        data_yamls: two or more data.yaml files (or dataset folders).
+        out: the data.yaml to write (its folder is created).
+    Returns:
+        The written data.yaml.
+    Raises:
+        KitError: fewer than two datasets, or datasets whose classes or keypoints differ.
+
+    Example:
+        >>> combine_data(["data/synth_ds/pose/data.yaml", "data/real/pose/data.yaml"], "data/mix/pose.yaml")  # doctest: +SKIP
+    """
+    import yaml
+
+    from .datasets import SPLITS, read_data_yaml
+    from .pitch import FLIP_IDX
+
+    if len(data_yamls) < 2:
+        raise KitError("combine needs two or more datasets (e.g. synthetic and real of one task)")
+    sets = [read_data_yaml(d) for d in data_yamls]
+    first = sets[0]
+    for ds in sets[1:]:
+        if ds.names != first.names or ds.kpt_shape != first.kpt_shape:
+            raise KitError(f"{ds.yaml_path}: classes {ds.names} / kpt_shape {ds.kpt_shape} differ from "
+                           f"{first.yaml_path} ({first.names} / {first.kpt_shape}); import both into the kit's "
+                           "classes first (`tvkit dataset import`)")
+    data: dict[str, Any] = {}
+    for split in SPLITS:
+        dirs = [str(d) for ds in sets for d in ds.splits.get(split, [])]
+        if dirs:
+            data[split] = dirs
+    data["names"] = dict(first.names)
+    if first.kpt_shape:
+        data["kpt_shape"] = list(first.kpt_shape)
+        data["flip_idx"] = list(FLIP_IDX)
+    data["kit"] = {"combined": [str(ds.yaml_path) for ds in sets]}
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(yaml.safe_dump(data, sort_keys=False, default_flow_style=None, width=120))
+    return out.resolve()

@@ -50,10 +50,10 @@ from urllib.parse import urlparse
 import cv2
 import numpy as np
 
-from . import KitError
-from .contract import (BALL, GOALKEEPER, N_KEYPOINTS, PLAYER, PLAYER_TEAM1, PLAYER_TEAM2, REFEREE,
+from .. import KitError
+from ..contract import (BALL, GOALKEEPER, N_KEYPOINTS, PLAYER, PLAYER_TEAM1, PLAYER_TEAM2, REFEREE,
                        GroundTruth, GTFrame, load_ground_truth, wire_class)
-from .pitch import FLIP_IDX
+from ..pitch import FLIP_IDX
 
 TASKS = ("detect", "pose")
 IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
@@ -657,7 +657,7 @@ def read_labels(label: Path, image: Path, nc: int, kpt_shape: tuple[int, int] | 
                                    "1 (occluded) or 2 (visible)")
                 vis = pts[:, 2] > 0
                 xy = pts[:, :2]
-                check = np.ones(k, bool)
+                check = vis  # v = 0: not labelled; its x, y are stale (exporters keep old ones), never read
             else:
                 xy = pts
                 negative = (xy < 0).any(axis=1)
@@ -692,10 +692,15 @@ class ImportResult:
     images: dict[str, int]  # split -> images
     instances: dict[str, dict[str, int]]  # split -> class name -> count
     dropped: dict[str, int]  # source class name -> instances dropped
+    groups: dict[str, list[str]] = field(default_factory=dict)  # split -> groups (clips or matches) in it
+    notes: list[str] = field(default_factory=list)  # what was restored, replaced, ignored, checked
+    order: dict[str, Any] | None = None  # pose: the keypoint-order report (kit.datasets.order)
+    size: tuple[int, int] | None = None  # the size images were restored to (None: kept)
 
     def to_dict(self) -> dict[str, Any]:
         return {"data_yaml": str(self.data_yaml), "mapping": self.mapping, "images": self.images,
-                "instances": self.instances, "dropped": self.dropped}
+                "instances": self.instances, "dropped": self.dropped, "groups": self.groups, "notes": self.notes,
+                "keypoint_order": self.order, "size": list(self.size) if self.size else None}
 
 
 def parse_mapping(pairs: list[str] | dict[str, int | str] | None) -> dict[str, int | str]:
@@ -757,72 +762,21 @@ def resolve_mapping(source_names: dict[int, str], task: str, teams: bool = False
 
 def import_yolo(src: str | os.PathLike, out_dir: str | os.PathLike, task: str = "detect",
                 mapping: list[str] | dict[str, int | str] | None = None, strict: bool = False, teams: bool = False,
-                progress: bool = True) -> ImportResult:
-    """Copy an external YOLO dataset into our classes at `out_dir` (a dataset root with data.yaml).
+                progress: bool = True, **kw: Any) -> ImportResult:
+    """Copy an external YOLO dataset into our classes at `out_dir`, keeping its splits.
 
     Class names are mapped by `mapping` first, then by `DEFAULT_ALIASES`; instances of classes
     that map nowhere are dropped and counted, or, with `strict`, the import fails before
     writing anything. Pose sources need `kpt_shape` [32, 2] or [32, 3]; keypoints come out as
-    [32, 3]. Splits are kept (train, val or validation, test); every label is checked first.
+    [32, 3]. Every label is checked first. Other keywords go to
+    `kit.datasets.exports.import_export` (which re-splits by group by default; this keeps the
+    export's splits unless `split="group"` is passed).
     """
-    from tqdm.auto import tqdm
+    from .exports import import_export
 
-    if task not in TASKS:
-        raise KitError(f"task {task!r}: choose detect or pose")
-    ds = read_data_yaml(src)
-    if task == "pose":
-        if ds.kpt_shape is None or ds.kpt_shape[0] != N_KEYPOINTS:
-            raise KitError(f"{ds.yaml_path}: kpt_shape is {list(ds.kpt_shape) if ds.kpt_shape else 'missing'}; a pitch "
-                           f"keypoint dataset needs [{N_KEYPOINTS}, 2] or [{N_KEYPOINTS}, 3] in template order")
-    class_map = resolve_mapping(ds.names, task, teams, parse_mapping(mapping))
-    unmapped = [ds.names[i] for i, t in class_map.items() if t is None]
-    if strict and unmapped:
-        raise KitError(f"{ds.yaml_path}: classes {unmapped} map to none of ours; add --map NAME=ID for each "
-                       "or drop --strict to skip them")
-    names = POSE_NAMES if task == "pose" else detect_names(teams)
-    out_dir = Path(out_dir)
-    splits = [s for s in SPLITS if s in ds.splits]
-    images = dict.fromkeys(splits, 0)
-    instances = {s: dict.fromkeys(names.values(), 0) for s in splits}
-    dropped: Counter[str] = Counter()
-    with _staged(out_dir) as tmp:
-        for split in splits:
-            (tmp / "images" / split).mkdir(parents=True)
-            (tmp / "labels" / split).mkdir(parents=True)
-            files = ds.images(split)
-            if not files and split in ("train", "val"):
-                raise KitError(f"{ds.yaml_path}: {split}: no images in {', '.join(map(str, ds.splits[split]))}")
-            for image in tqdm(files, desc=f"importing {split}", unit="img", disable=not progress):
-                dest = tmp / "images" / split / image.name
-                if dest.exists():
-                    raise KitError(f"{image}: another {split} image is also named {dest.name}; rename one")
-                li = read_labels(label_path(image), image, len(ds.names), ds.kpt_shape)
-                rows = []
-                for j, cls in enumerate(li.classes):
-                    target = class_map[int(cls)]
-                    if target is None:
-                        dropped[ds.names[int(cls)]] += 1
-                        continue
-                    row = f"{target} " + " ".join(f"{v:.6f}" for v in li.boxes[j])
-                    if task == "pose":
-                        row += " " + " ".join(f"{x:.6f} {y:.6f} {int(v)}" if v > 0 else "0 0 0"
-                                              for x, y, v in li.keypoints[j])
-                    rows.append(row)
-                    instances[split][names[target]] += 1
-                shutil.copyfile(image, dest)
-                (tmp / "labels" / split / dest.with_suffix(".txt").name).write_text("".join(r + "\n" for r in rows))
-                images[split] += 1
-        kit_info: dict[str, Any] = {
-            "task": task, "source": str(ds.yaml_path),
-            "mapping": {ds.names[i]: (names[t] if t is not None else None) for i, t in class_map.items()},
-        }
-        if task == "detect":
-            kit_info["teams"] = teams
-            kit_info["wire_cls"] = dict(enumerate(TEAM_WIRE_IDS if teams else DETECT_WIRE_IDS))
-        write_data_yaml(tmp, out_dir, names, splits, kpt_shape=[N_KEYPOINTS, 3] if task == "pose" else None,
-                        kit_info=kit_info)
-        _move_into_place(tmp, out_dir)
-    return ImportResult((out_dir / "data.yaml").resolve(), kit_info["mapping"], images, instances, dict(dropped))
+    kw.setdefault("split", "keep")
+    return import_export(src, out_dir, task, fmt="yolo", mapping=mapping, strict=strict, teams=teams,
+                         progress=progress, **kw)
 
 
 # --- checks ------------------------------------------------------------------------------------
@@ -934,9 +888,13 @@ def format_stats(stats: DatasetStats) -> str:
     return "\n".join(lines)
 
 
+from .exports import group_of, import_export, split_by_group  # noqa: E402  (they build on the above)
+from .order import OrderReport, check_keypoint_order  # noqa: E402
+
 __all__ = [
     "BuildResult", "Clip", "DatasetStats", "ImportResult", "LabeledImage", "VideoInfo", "VideoReader", "YoloDataset",
     "build_from_clips", "check_dataset", "detect_names", "detect_rows", "download", "find_clips", "format_stats",
+    "OrderReport", "check_keypoint_order", "group_of", "import_export", "split_by_group",
     "import_yolo", "iter_frames", "iter_labeled", "label_path", "parse_mapping", "pose_row", "probe_video",
     "read_data_yaml", "read_labels", "resolve_mapping", "split_clips", "write_data_yaml",
 ]
