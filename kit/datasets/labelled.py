@@ -311,7 +311,9 @@ def summarise(frames: list[LabelledFrame]) -> dict[str, Any]:
         miner = float(np.mean([f.kp_score for f in kp]))
         labels = float(np.mean([f.kp_score_labels for f in kp]))
         out["keypoints"] = {
-            "frames": len(kp), "median_px": float(np.median(errs)), f"within_{WITHIN_PX:g}px": float(np.mean(
+            "frames": len(kp), "median_px": _finite(np.median(errs)),  # None: most frames missed (infinite)
+            "median_px_answered": float(np.median(errs[np.isfinite(errs)])) if np.isfinite(errs).any() else None,
+            f"within_{WITHIN_PX:g}px": float(np.mean(
                 errs <= WITHIN_PX)), "missed_frames": int(np.isinf(errs).sum()),
             "points_answered": float(sum(f.kp_answered for f in kp) / max(1, sum(f.kp_labelled for f in kp))),
             "score_miner": miner, "score_labels": labels, "score_ratio": miner / labels if labels > 0 else None,
@@ -330,11 +332,16 @@ def summarise(frames: list[LabelledFrame]) -> dict[str, Any]:
     return out
 
 
+def _finite(v: float) -> float | None:
+    """JSON has no infinity: a median that is a miss becomes None."""
+    return float(v) if math.isfinite(v) else None
+
+
 def _by_group(kp: list[LabelledFrame]) -> dict[str, dict[str, float]]:
     groups: dict[str, list[LabelledFrame]] = {}
     for f in kp:
         groups.setdefault(f.group, []).append(f)
-    return {g: {"frames": len(v), "median_px": float(np.median([f.kp_error_px for f in v])),
+    return {g: {"frames": len(v), "median_px": _finite(np.median([f.kp_error_px for f in v])),
                 "within": float(np.mean([f.kp_error_px <= WITHIN_PX for f in v])),
                 "score_miner": float(np.mean([f.kp_score for f in v])),
                 "score_labels": float(np.mean([f.kp_score_labels for f in v]))} for g, v in sorted(groups.items())}
@@ -351,8 +358,11 @@ def format_labelled(ev: LabelledEvaluation) -> str:
              f"{_num(s['seconds_per_frame'] and s['seconds_per_frame'] * 1000, '.0f')} ms per frame"]
     k = s.get("keypoints")
     if k:
-        lines.append(f"keypoints: median error {_num(k['median_px'], '.1f')} px, {k['within_15px']:.0%} of frames "
-                     f"within 15 px, {k['missed_frames']} frames with no labelled point answered, "
+        median = "a miss (most frames answered no labelled point)" if k["median_px"] is None else \
+            f"{k['median_px']:.1f} px"
+        lines.append(f"keypoints: median error {median} ({_num(k['median_px_answered'], '.1f')} "
+                     f"px over frames with an answered point), {k['within_15px']:.0%} of frames within 15 px, "
+                     f"{k['missed_frames']} frames with no labelled point answered, "
                      f"{k['points_answered']:.0%} of labelled points answered")
         lines.append(f"validator keypoint score: miner {k['score_miner']:.3f}, labels {k['score_labels']:.3f} "
                      f"(ratio {_num(k['score_ratio'])})")
