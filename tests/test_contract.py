@@ -14,7 +14,7 @@ def good_answer(n=N):
         kps[0] = [10, 20]
         kps[13] = [480, 30]
         frames.append({"frame_id": i, "keypoints": kps, "boxes": [
-            {"x1": 10, "y1": 10, "x2": 50, "y2": 90, "cls_id": 6, "conf": 0.9},
+            {"x1": 10, "y1": 10, "x2": 50, "y2": 90, "cls_id": 2, "conf": 0.9, "team_id": 1},
             {"x1": 100, "y1": 100, "x2": 108, "y2": 108, "cls_id": 0, "conf": 0.4},
         ]})
     return c.answer_ok(frames)
@@ -76,19 +76,65 @@ def test_box_problems_name_the_field():
     a = good_answer()
     boxes = a["predictions"]["frames"][4]["boxes"]
     boxes.append({"x1": 60, "y1": 10, "x2": 50, "y2": 90, "cls_id": 2, "conf": 0.5})   # inverted
-    boxes.append({"x1": 1, "y1": 1, "x2": 5, "y2": 5, "cls_id": 4, "conf": 0.5})       # unknown class
+    boxes.append({"x1": 1, "y1": 1, "x2": 5, "y2": 5, "cls_id": 4, "conf": 0.5})       # outside the objects
     boxes.append({"x1": "a", "y1": 1, "x2": 5, "y2": 5, "cls_id": 2, "conf": 0.5})     # non-integer
     boxes.append({"x1": 1, "y1": 1, "x2": 5, "y2": 5, "cls_id": 2, "conf": 1.5})       # bad conf
     boxes.append({"x1": 900, "y1": 1, "x2": 990, "y2": 5, "cls_id": 3, "conf": 0.5})   # leaves frame
-    probs = c.validate_answer(a, N, W, H)
+    boxes.append({"x1": 1, "y1": 1, "x2": 5, "y2": 5, "cls_id": 2, "conf": 0.5, "team_id": "red"})
+    boxes.append({"x1": 1, "y1": 1, "x2": 5, "y2": 5, "cls_id": 2, "conf": 0.5, "team_id": 0})
+    probs = c.validate_answer(a, N, W, H, n_objects=4)
     got = {p.path: p.message for p in probs}
     assert all(p.frame == 4 for p in probs)
     assert "inverted" in got["predictions.frames[4].boxes[2]"]
-    assert "unknown class id 4" in got["predictions.frames[4].boxes[3].cls_id"]
+    assert "outside the element's 4 objects" in got["predictions.frames[4].boxes[3].cls_id"]
     assert "not an integer" in got["predictions.frames[4].boxes[4].x1"]
     assert "[0, 1]" in got["predictions.frames[4].boxes[5].conf"]
     assert "leaves the 960 x 540 frame" in got["predictions.frames[4].boxes[6]"]
-    assert len(probs) == 5
+    assert "not a team the validator reads" in got["predictions.frames[4].boxes[7].team_id"]
+    assert "read as team 1" in got["predictions.frames[4].boxes[8].team_id"]
+    assert len(probs) == 7
+    # without an element any cls_id >= 0 is readable
+    assert "predictions.frames[4].boxes[3].cls_id" not in {p.path for p in c.validate_answer(a, N, W, H)}
+
+
+@pytest.mark.parametrize("team", [1, 2, "1", "2", "team1", "Team_2", "team-1", None])
+def test_teams_the_validator_reads_are_accepted(team):
+    a = good_answer()
+    a["predictions"]["frames"][0]["boxes"].append({"x1": 1, "y1": 1, "x2": 5, "y2": 5, "cls_id": 2, "conf": 0.5,
+                                                   "cluster_id": team, "score": 0.7})
+    assert c.validate_answer(a, N, W, H, n_objects=4) == []
+
+
+def test_polygons_are_checked_like_boxes():
+    a = good_answer()
+    a["predictions"]["frames"][1]["polygons"] = [
+        {"cls_id": 0, "conf": 0.9, "points": [[10, 10], [50, 10], [30, 40]]},
+        {"cls_id": 9, "conf": 0.9, "points": [[10, 10], [50, 10]]},
+    ]
+    got = {p.path: p.message for p in c.validate_answer(a, N, W, H, n_objects=4)}
+    assert set(got) == {"predictions.frames[1].polygons[1].points", "predictions.frames[1].polygons[1].cls_id"}
+    assert "at least 3" in got["predictions.frames[1].polygons[1].points"]
+
+
+def test_frames_mode_answers_carry_the_payloads_frame_ids():
+    frames = [c.empty_frame(fid) for fid in (7, 9, 30)]
+    assert c.validate_answer(c.answer_ok(frames), 750, W, H, frame_ids=[7, 9, 30]) == []
+    probs = c.validate_answer(c.answer_ok(frames[:2] + [c.empty_frame(31)]), 750, W, H, frame_ids=[7, 9, 30])
+    assert "31 is not one of the challenge's frame ids" in str(probs[0]) and "1 of 3 frames missing: 30" in str(probs[1])
+
+
+def test_a_pydantic_result_reads_like_its_dict():
+    from pydantic import BaseModel
+
+    class Frame(BaseModel):
+        frame_id: int
+        boxes: list[dict]
+        keypoints: list[list[int]]
+
+    assert c.frame_dicts([Frame(frame_id=3, boxes=[], keypoints=[[0, 0]])]) == [
+        {"frame_id": 3, "boxes": [], "keypoints": [[0, 0]]}]
+    with pytest.raises(c.ContractError, match="pydantic model"):
+        c.frame_dict(("not", "a", "frame"))
 
 
 def test_envelope_problems():
@@ -106,21 +152,45 @@ def test_str_of_problem_names_frame_and_field():
 
 def test_challenge_roundtrip_and_errors():
     body = c.build_challenge("http://127.0.0.1:1/clip.mp4", width=W, height=H, fps=25, n_frames=750, seed=7)
-    assert body["meta"]["batch_size"] == 64 and body["meta"]["n_keypoints"] == 32
-    assert body["meta"]["challenge_type"] == "football" and body["meta"]["seed"] == 7
+    assert body["frames"] is None and body["meta"]["batch_size"] == 64 and body["meta"]["n_keypoints"] == 32
+    assert body["meta"]["challenge_type_id"] == 0 and body["meta"]["version"] == 1 and body["meta"]["seed"] == 7
     ch = c.parse_challenge(json.dumps(body))
-    assert ch.url.endswith("clip.mp4") and ch.meta.n_frames_total == 750 and ch.meta.seed == 7
-    with pytest.raises(c.ContractError, match="url: missing"):
+    assert ch.mode == "video" and ch.url.endswith("clip.mp4") and ch.meta.n_frames_total == 750 and ch.meta.seed == 7
+    assert ch.frame_ids == list(range(750))
+    with pytest.raises(c.ContractError, match="url: missing or not a string, and no frames"):
         c.parse_challenge({"meta": body["meta"]})
-    with pytest.raises(c.ContractError, match=r"meta.width: expected an integer >= 1, got -3.*challenge_type"):
-        c.parse_challenge({"url": "u", "meta": {**body["meta"], "width": -3, "challenge_type": "tennis"}})
+    with pytest.raises(c.ContractError, match=r"frames_source: 'tape'.*meta.width: expected an integer >= 1, got -3"):
+        c.parse_challenge({"url": "u", "meta": {**body["meta"], "width": -3, "frames_source": "tape"}})
     with pytest.raises(c.ContractError, match="not JSON"):
         c.parse_challenge(b"{nope")
 
 
+def test_frames_challenge_roundtrip():
+    import base64
+
+    import cv2
+    import numpy as np
+
+    img = np.full((54, 96, 3), 77, np.uint8)
+    body = c.build_frames_challenge([(12, img), (13, img)], n_frames_total=750, urls={13: "http://127.0.0.1:1/13.png"})
+    assert body["url"] is None and body["meta"]["frames_source"] == "payload"
+    assert body["meta"]["min_frames_required"] == 2 and body["meta"]["width"] == 96
+    png = cv2.imdecode(np.frombuffer(base64.b64decode(body["frames"][0]["data"]), np.uint8), cv2.IMREAD_COLOR)
+    assert np.array_equal(png, img) and body["frames"][1]["url"].endswith("13.png")
+    ch = c.parse_challenge(body)
+    assert ch.mode == "frames" and ch.frame_ids == [12, 13] and ch.url is None
+    with pytest.raises(c.ContractError, match=r"frames\[0\] \(frame 5\): neither data nor url"):
+        c.parse_challenge({"frames": [{"frame_id": 5}], "meta": body["meta"]})
+    with pytest.raises(c.ContractError, match="no data and no url"):
+        c.build_frames_challenge([(1, img)], with_data=False)
+
+
 def test_health_schema():
-    assert c.validate_health({"status": "ok", "model_loaded": True, "memory_gb": 1.5, "cuda": False}) == []
-    probs = c.validate_health({"status": "ok", "model_loaded": 1, "cuda": False})
+    ok = {"status": "healthy", "model_loaded": "Miner(...)", "memory_gb": 0.1, "cuda": "CUDA 12.8 detected"}
+    assert c.validate_health(ok) == [] and c.healthy(ok)
+    failed = {"status": "❌ Failed to load miner: boom", "model_loaded": "None", "memory_gb": None, "cuda": "no"}
+    assert c.validate_health(failed) == [] and not c.healthy(failed)
+    probs = c.validate_health({"status": "ok", "model_loaded": True, "cuda": "x"})
     assert paths(probs) == ["health.model_loaded", "health.memory_gb"]
 
 
