@@ -83,7 +83,13 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         if None in (args.n_frames, args.width, args.height):
             raise KitError("give --video V.mp4, or all of --n-frames, --width and --height")
         n, w, h = args.n_frames, args.width, args.height
-    problems = validate_answer(answer, n, w, h)
+    n_objects = None
+    if args.element:
+        from .manifest import load_manifest
+
+        n_objects = len(load_manifest(args.manifest or None).element(args.element).objects or []) or None
+    frame_ids = [int(f) for f in args.frame_ids.split(",")] if args.frame_ids else None
+    problems = validate_answer(answer, n, w, h, frame_ids=frame_ids, n_objects=n_objects)
     if args.json:
         print(json.dumps({"ok": not problems, "n_frames": n, "width": w, "height": h,
                           "problems": [{"frame": p.frame, "path": p.path, "message": p.message} for p in problems]},
@@ -448,6 +454,9 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--n-frames", type=int)
     v.add_argument("--width", type=int)
     v.add_argument("--height", type=int)
+    v.add_argument("--element", help="the element whose objects the answer's cls_ids index (checks their range)")
+    v.add_argument("--manifest", help="with --element: a manifest file or 'live' (default: the kit's example)")
+    v.add_argument("--frame-ids", help="a frames challenge: the payload's frame ids, comma-separated")
     v.add_argument("--limit", type=int, default=50, help="problems to print (default 50)")
     v.add_argument("--json", action="store_true")
     v.set_defaults(func=_cmd_validate)

@@ -2,9 +2,11 @@
 
 Three JSON shapes cross the wire (DESIGN.md):
 
-- the challenge, `POST /predict` with `{"url": ..., "meta": {...}}`;
-- the answer, `{"success", "predictions": {"frames": [...]}, "error"}`;
-- the health report of `POST /health`.
+- the challenge, `POST /predict` with `{"url", "frames", "meta"}` (a video url, or frames as
+  base64 PNGs and/or urls);
+- the answer, `{"success", "predictions": {"frames": [...]}, "error"}`; a box's `cls_id`
+  indexes the element's `objects`, a player's team is `team_id`/`cluster_id`;
+- the health report of `POST /health`, as the validator's chute template writes it.
 
 `validate_answer` reads an answer the way a careful validator would and returns *every*
 problem it finds, each naming the frame and the field, so a miner can fix them all in one go.
@@ -31,6 +33,10 @@ CHALLENGE_TYPE = "football"
 CONTRACT_VERSION = 1   # meta.version as validators send it (challenges.py:404)
 
 # --- class ids -----------------------------------------------------------------------------
+# Ground truth stores an object type (0-3) and a team beside it. On the wire a box's cls_id
+# indexes the element's `objects` instead (DESIGN.md), and the team travels as `team_id`.
+# 6 and 7 are the kit's own dataset classes for players of a known team (a detector trained
+# with team classes); they are never sent: today's validator drops cls_ids outside `objects`.
 BALL, GOALKEEPER, PLAYER, REFEREE = 0, 1, 2, 3
 PLAYER_TEAM1, PLAYER_TEAM2 = 6, 7
 
@@ -42,20 +48,19 @@ CLASS_NAMES: dict[int, str] = {
     PLAYER_TEAM1: "player (team 1)",
     PLAYER_TEAM2: "player (team 2)",
 }
-WIRE_CLASS_IDS = frozenset(CLASS_NAMES)
 #: Object types as ground truth stores them (0-3); a team rides beside the type.
 OBJECT_TYPES: dict[int, str] = {i: CLASS_NAMES[i] for i in (BALL, GOALKEEPER, PLAYER, REFEREE)}
 
 
 def wire_class(cls_id: int, team: int | None) -> int:
-    """The answer's cls_id for an object type and team: players with a team go out as 6 or 7."""
+    """The kit's dataset class of an object type and team: players with a team are 6 or 7."""
     if cls_id == PLAYER and team in (1, 2):
         return PLAYER_TEAM1 if team == 1 else PLAYER_TEAM2
     return cls_id
 
 
 def object_type(wire_cls: int) -> tuple[int, int | None]:
-    """(object type 0-3, team) of a wire cls_id; 6 and 7 are players of team 1 and 2."""
+    """(object type 0-3, team) of a kit dataset class; 6 and 7 are players of team 1 and 2."""
     if wire_cls == PLAYER_TEAM1:
         return PLAYER, 1
     if wire_cls == PLAYER_TEAM2:

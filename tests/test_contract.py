@@ -259,3 +259,20 @@ def test_atomic_write_gives_a_normal_file_mode(tmp_path):
     finally:
         os.umask(mask)
     assert stat.S_IMODE(path.stat().st_mode) == 0o644
+
+
+def test_validate_cli_checks_the_elements_objects_and_the_payloads_frame_ids(tmp_path):
+    import subprocess
+
+    from conftest import TVKIT
+
+    frame = {"frame_id": 4, "keypoints": [[0, 0]] * 32,
+             "boxes": [{"x1": 1, "y1": 1, "x2": 5, "y2": 6, "cls_id": 6, "conf": 0.5, "team_id": 1}]}
+    path = tmp_path / "answer.json"
+    path.write_text(json.dumps(c.answer_ok([frame])))
+    r = subprocess.run([TVKIT, "validate", "--answer", str(path), "--n-frames", "10", "--width", "960",
+                        "--height", "540", "--element", "PlayerDetect_v1@1.0", "--frame-ids", "4,5", "--json"],
+                       capture_output=True, text=True, timeout=60)
+    out = json.loads(r.stdout)
+    assert r.returncode == 1 and [p["path"] for p in out["problems"]] == [
+        "predictions.frames[0].boxes[0].cls_id", "predictions.frames"]
