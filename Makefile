@@ -22,9 +22,10 @@ $(STAMP): pyproject.toml
 run: setup
 	$(BIN)/tvkit run --profile smoke
 
-# Unit tests, CLI tests and every notebook executed (nbval, lax: fails on errors).
+# Unit tests, CLI tests and every notebook executed (nbval, lax: fails on errors), on two
+# workers (a test file stays on one worker, so its module fixtures, e.g. a dry run, are shared).
 test: setup
-	$(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-current-env -p no:cacheprovider
+	$(BIN)/python -m pytest -n 2 --dist loadfile tests notebooks --nbval-lax --nbval-current-env -p no:cacheprovider
 
 test-fast: setup
 	$(BIN)/python -m pytest tests -m "not slow and not notebook" -p no:cacheprovider
