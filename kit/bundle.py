@@ -40,7 +40,7 @@ MODEL_NAMES = {"detect": "detect.onnx", "pose": "pose.onnx"}
 def package(out: str | os.PathLike, detect_model: str | os.PathLike | None = None,
             pose_model: str | os.PathLike | None = None, template: str | os.PathLike | None = None,
             extra_files: list[str | os.PathLike] | None = None, run_self_test: bool = True,
-            max_model_size_mb: float | None = DEFAULT_MAX_MODEL_SIZE_MB) -> Path:
+            max_model_size_mb: float | None = DEFAULT_MAX_MODEL_SIZE_MB, element: Any = None) -> Path:
     """Write a checked bundle to `out`: miner.py, chute_config.yml, detect.onnx and pose.onnx.
 
     The bundle must pass the compliance runner's repo rules (kit.comply.rules: suffixes,
@@ -57,6 +57,9 @@ def package(out: str | os.PathLike, detect_model: str | os.PathLike | None = Non
         extra_files: more files to ship beside them (their suffixes must be allowed).
         run_self_test: load the miner in the compliance worker and answer one frame.
         max_model_size_mb: the element's limit on the whole repo (30 MiB by default).
+        element: the element the miner competes in (an id of the kit's example manifest, or an
+            `Element`): its `objects` go into `miner.json` (the miner sends each class's index
+            in that list as `cls_id`) and its `max_model_size_mb` applies.
     Returns:
         The bundle folder.
     Raises:
@@ -99,6 +102,8 @@ def package(out: str | os.PathLike, detect_model: str | os.PathLike | None = Non
             shutil.copy2(path, tmp / MODEL_NAMES[task])
         for f in extra_files or []:
             shutil.copy2(f, tmp / Path(f).name)
+        if element is not None:
+            max_model_size_mb = _write_element(tmp, element) or max_model_size_mb
         try:
             ensure_compliant(tmp, max_model_size_mb=max_model_size_mb, self_test_frame=run_self_test)
         except ComplianceError as e:
@@ -115,6 +120,24 @@ def package(out: str | os.PathLike, detect_model: str | os.PathLike | None = Non
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return out
+
+
+def _write_element(bundle: Path, element: Any) -> float | None:
+    """The element's class names into the bundle's miner.json (merged); its size limit, if any."""
+    import json
+
+    if isinstance(element, str):
+        from .manifest import example_manifest
+
+        element = example_manifest().element(element)
+    if not element.objects:
+        raise KitError(f"element {element.id} lists no objects, so a detector's cls_ids cannot index them; pick a "
+                       "detection element (`tvkit elements list`)")
+    cfg_path = bundle / "miner.json"
+    cfg = json.loads(cfg_path.read_text()) if cfg_path.is_file() else {}
+    cfg.update(objects=list(element.objects), element_id=element.id)
+    cfg_path.write_text(json.dumps(cfg, indent=1) + "\n")
+    return element.max_model_size_mb
 
 
 def bundle_bytes(bundle: str | os.PathLike) -> int:

@@ -343,8 +343,14 @@ def _cmd_train(args: argparse.Namespace) -> int:
 def _cmd_package(args: argparse.Namespace) -> int:
     from .bundle import bundle_bytes, package
 
-    out = package(args.out, args.detect_model, args.pose_model)
-    print(f"{out}: bundle OK, every chute rule passes ({bundle_bytes(out) / 2**20:.1f} MB)")
+    element = None
+    if args.element:
+        from .manifest import load_manifest
+
+        element = load_manifest(args.manifest or None).element(args.element)
+    out = package(args.out, args.detect_model, args.pose_model, element=element)
+    print(f"{out}: bundle OK, every compliance rule passes ({bundle_bytes(out) / 2**20:.1f} MB)"
+          + (f"; cls_ids index {element.id}'s objects {list(element.objects)}" if element else ""))
     return 0
 
 
@@ -396,6 +402,9 @@ def _add_model_commands(sub) -> None:
     pk.add_argument("--out", required=True, help="the bundle folder (replaced only by a bundle that passes)")
     pk.add_argument("--detect-model", help="detector ONNX (default: the committed reference model)")
     pk.add_argument("--pose-model", help="pitch keypoint ONNX (default: the committed reference model)")
+    pk.add_argument("--element", help="the element the miner competes in: its objects go into miner.json (cls_id "
+                                      "indexes them) and its size limit applies")
+    pk.add_argument("--manifest", help="with --element: a manifest file or 'live' (default: the kit's example)")
     pk.set_defaults(func=_cmd_package)
 
     pr = sub.add_parser("predict", help="answer a video through a bundle's miner.py, as the chute's /predict would")

@@ -11,6 +11,7 @@ import pytest
 from conftest import TVKIT
 from minerfactory import BUNDLE_TEMPLATE, make_bundle, untrained_models
 
+from kit import KitError
 from kit.bundle import BundleError, package, predict_video
 from kit.comply import check_repo
 from kit.comply.gate import self_test
@@ -146,3 +147,18 @@ def test_latency_json(tmp_path, models):
         assert isinstance(d[k], float) and d[k] > 0, k
     assert d["p50_ms"] <= d["p95_ms"] <= d["max_ms"] and d["clip_frames"] == 12
     assert len(d["cores"]) <= 2 and d["threads"] == 2 and (d["width"], d["height"]) == (960, 540)
+
+
+def test_package_for_an_element_maps_the_miners_classes_onto_its_objects(tmp_path):
+    """`--element`: the element's objects go into miner.json; a class the element does not list is never sent."""
+    from kit.comply import load_miner
+    from kit.contract import frame_dicts
+    from kit.synth import render_frames
+
+    out = package(tmp_path / "ball", element="DetectBall_v1@1.0")
+    assert json.loads((out / "miner.json").read_text()) == {"objects": ["ball"], "element_id": "DetectBall_v1@1.0"}
+    frames = [f for f, _ in render_frames(6, seed=21)]
+    boxes = [b for fr in frame_dicts(load_miner(out).predict_batch(frames, 0, 32)) for b in fr["boxes"]]
+    assert all(b["cls_id"] == 0 for b in boxes)
+    with pytest.raises(KitError, match="lists no objects"):
+        package(tmp_path / "pitch", element="PitchCalib_v1@1.0")
