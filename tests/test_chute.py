@@ -44,7 +44,7 @@ REFERENCE_MODELS = REPO / "chute_template" / "reference"
 def test_template_from_a_file_or_a_checkout(tmp_path, monkeypatch):
     monkeypatch.delenv("TVKIT_CHUTE_TEMPLATE")
     src = obtain_template(CHUTE_TEMPLATE)
-    assert src.origin == "path" and "##============VARIABLES" in src.text
+    assert src.origin == "path" and "{{ huggingface_repository_name }}" in src.text
     assert src.sha256 == official.KNOWN_TEMPLATE_SHA256[official.DEFAULT_COMMIT]
     checkout = tmp_path / "turbovision"
     (checkout / official.TEMPLATE_RELPATH).parent.mkdir(parents=True)
