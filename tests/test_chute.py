@@ -132,7 +132,7 @@ def test_chute_name_follows_the_revision_as_upstream_derives_it():
 @pytest.mark.parametrize("rev", [REV, "f" * 40, hashlib.sha1(b"x").hexdigest()])
 def test_rendered_chute_has_the_templates_integrity_hash(rev):
     chute = render_official(rev, "alice", "alice-chutes")
-    assert f'HF_REPO_NAME = "alice/ScoreVision"' in chute.text and f'HF_REPO_REVISION = "{rev}"' in chute.text
+    assert 'HF_REPO_NAME = "alice/ScoreVision"' in chute.text and f'HF_REPO_REVISION = "{rev}"' in chute.text
     assert f'CHUTE_NAME = "{chute.chute_name}"' in chute.text and 'CHUTES_USERNAME = "alice-chutes"' in chute.text
     assert integrity_hash(chute.text) == integrity_hash(CHUTE_TEMPLATE.read_text())
     v = verify_text(chute.text)

@@ -166,13 +166,10 @@ def _cmd_test_chute(args: argparse.Namespace) -> int:
         else:
             results = run_all(args.url, load_settings().chutes_api_key)
         if args.revision:
-            from ..deploy.ledger import append
+            from ..deploy.ops import record_test
 
             for r in results:
-                append("test", {"revision": args.revision, "chute_name": chute.get("name"), "slug": chute.get("slug"),
-                                "mode": r.mode, "ok": r.ok, "status": r.status, "seconds": round(r.seconds, 3),
-                                "ms_per_frame": round(r.ms_per_frame, 2), "final": r.scores.get("final"),
-                                "video": str(video)})
+                record_test(args.revision, chute, r, video)
         return _report(results, args.json)
 
 

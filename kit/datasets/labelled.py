@@ -40,6 +40,7 @@ from typing import Any
 
 import cv2
 import numpy as np
+import supervision as sv
 
 from .. import KitError
 from ..contract import BALL, GOALKEEPER, PLAYER, REFEREE, frame_dicts
@@ -108,13 +109,7 @@ class LabelledEvaluation:
 def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     if not len(a) or not len(b):
         return np.zeros((len(a), len(b)))
-    x1 = np.maximum(a[:, None, 0], b[None, :, 0])
-    y1 = np.maximum(a[:, None, 1], b[None, :, 1])
-    x2 = np.minimum(a[:, None, 2], b[None, :, 2])
-    y2 = np.minimum(a[:, None, 3], b[None, :, 3])
-    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
-    area = lambda r: (r[:, 2] - r[:, 0]) * (r[:, 3] - r[:, 1])  # noqa: E731
-    return inter / np.maximum(area(a)[:, None] + area(b)[None, :] - inter, 1e-9)
+    return sv.box_iou_batch(np.asarray(a, float), np.asarray(b, float))
 
 
 def match_boxes(pred: np.ndarray, conf: np.ndarray, ref: np.ndarray, need: np.ndarray) -> tuple[int, int, int]:

@@ -30,11 +30,16 @@ def rehearse_revision(revision: str, video: str | os.PathLike, truth: str | os.P
 
     s, chute, url = resolve_chute(revision, hf_repo)
     r = rehearse(url, video, truth, api_key=s.chutes_api_key, clip_url=clip_url or None, seed=seed)
+    record_test(revision, chute, r, video)
+    return r
+
+
+def record_test(revision: str, chute: dict[str, Any], r: Any, video: str | os.PathLike) -> None:
+    """One ledger line for a rehearsal (`kit.chute.rehearse.Rehearsal`) of a deployed chute."""
     ledger.append("test", {"revision": revision, "chute_name": chute.get("name"), "slug": chute.get("slug"),
-                           "ok": r.ok, "status": r.status, "seconds": round(r.seconds, 3),
+                           "mode": r.mode, "ok": r.ok, "status": r.status, "seconds": round(r.seconds, 3),
                            "ms_per_frame": round(r.ms_per_frame, 2), "final": r.scores.get("final"),
                            "video": str(video)})
-    return r
 
 
 def delete_revision(revision: str, hf_repo: str | None = None, keep_image: bool = False) -> dict[str, Any]:
