@@ -326,7 +326,11 @@ def _cmd_train(args: argparse.Namespace) -> int:
     for task in tasks:
         found = _task_data(args.data, task, len(tasks))
         name = f"{args.name}-{task}" if args.name else f"{task}-{args.preset}"
-        d = found[0] if len(found) == 1 else combine_data(found, Path(args.project) / f"{name}-data.yaml")
+        val_from = _task_data(args.val_data, task, len(tasks)) if args.val_data else None
+        if len(found) == 1 and val_from:
+            raise KitError("--val-data picks which of several --data sets validates; give two or more --data")
+        d = found[0] if len(found) == 1 else combine_data(found, Path(args.project) / f"{name}-data.yaml",
+                                                          val_from=val_from)
         weights = args.detect_weights if task == "detect" else args.pose_weights
         r = train(task, d, args.preset, project=args.project, name=name, weights=weights, init=args.init,
                   epochs=args.epochs, imgsz=args.imgsz, batch=args.batch, device=args.device,
@@ -382,6 +386,9 @@ def _add_model_commands(sub) -> None:
     tr.add_argument("--data", required=True, action="append",
                     help="a data.yaml, or the dataset root of `tvkit dataset build`; repeat it to train on several "
                          "at once (synthetic and real: one combined data.yaml per task)")
+    tr.add_argument("--val-data", action="append",
+                    help="validate (and pick the best checkpoint) on this --data set's val split only, e.g. the "
+                         "real one; repeatable; default: every set's")
     tr.add_argument("--preset", choices=("smoke", "cpu", "gpu"), default="smoke")
     tr.add_argument("--epochs", type=int)
     tr.add_argument("--imgsz", type=int)

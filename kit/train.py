@@ -422,7 +422,8 @@ def read_run(run_dir: str | os.PathLike) -> dict[str, Any]:
     return json.loads(path.read_text())
 
 
-def combine_data(data_yamls: list[str | os.PathLike], out: str | os.PathLike) -> Path:
+def combine_data(data_yamls: list[str | os.PathLike], out: str | os.PathLike,
+                 val_from: list[str | os.PathLike] | None = None) -> Path:
     """One data.yaml that trains on several datasets of the same task and classes at once.
 
     train and val list every dataset's folders (ultralytics reads lists), test those of the
@@ -432,10 +433,13 @@ def combine_data(data_yamls: list[str | os.PathLike], out: str | os.PathLike) ->
     Args:
         data_yamls: two or more data.yaml files (or dataset folders).
         out: the data.yaml to write (its folder is created).
+        val_from: validate on these datasets' val splits only (default: every dataset's); e.g.
+            the real one, so that the best checkpoint is the one that does best on real frames.
     Returns:
         The written data.yaml.
     Raises:
-        KitError: fewer than two datasets, or datasets whose classes or keypoints differ.
+        KitError: fewer than two datasets, datasets whose classes or keypoints differ, or a
+            `val_from` dataset that is not among them or has no val split.
 
     Example:
         >>> combine_data(["data/synth_ds/pose/data.yaml", "data/real/pose/data.yaml"], "data/mix/pose.yaml")  # doctest: +SKIP
@@ -454,9 +458,18 @@ def combine_data(data_yamls: list[str | os.PathLike], out: str | os.PathLike) ->
             raise KitError(f"{ds.yaml_path}: classes {ds.names} / kpt_shape {ds.kpt_shape} differ from "
                            f"{first.yaml_path} ({first.names} / {first.kpt_shape}); import both into the kit's "
                            "classes first (`tvkit dataset import`)")
+    val_sets = sets
+    if val_from:
+        wanted = [read_data_yaml(d).yaml_path for d in val_from]
+        val_sets = [ds for ds in sets if ds.yaml_path in wanted]
+        if len(val_sets) != len(wanted):
+            raise KitError(f"val_from {[str(w) for w in wanted]}: each must be one of the combined datasets "
+                           f"({', '.join(str(ds.yaml_path) for ds in sets)})")
+        if not any(ds.splits.get("val") for ds in val_sets):
+            raise KitError(f"val_from {[str(w) for w in wanted]}: no val split there to validate on")
     data: dict[str, Any] = {}
     for split in SPLITS:
-        dirs = [str(d) for ds in sets for d in ds.splits.get(split, [])]
+        dirs = [str(d) for ds in (val_sets if split == "val" else sets) for d in ds.splits.get(split, [])]
         if dirs:
             data[split] = dirs
     data["names"] = dict(first.names)

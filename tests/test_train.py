@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -94,7 +95,7 @@ def test_init_from_a_detect_checkpoint_trains_pose_on_combined_data(tmp_path):
     a = import_export(src, tmp_path / "a", task="pose", split="keep", size=(320, 180), progress=False)
     b = import_export(src, tmp_path / "b", task="pose", split="keep", size=(320, 180), progress=False)
     r = subprocess.run([TVKIT, "train", "--task", "pose", "--data", str(a.data_yaml), "--data", str(b.data_yaml),
-                        "--init", str(ckpt), "--epochs", "1", "--imgsz", "160", "--batch", "4", "--no-export",
+                        "--val-data", str(b.data_yaml), "--init", str(ckpt), "--epochs", "1", "--imgsz", "160", "--batch", "4", "--no-export",
                         "--project", str(tmp_path / "runs"), "--name", "init", "--json"],
                        capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-2000:]
@@ -102,9 +103,34 @@ def test_init_from_a_detect_checkpoint_trains_pose_on_combined_data(tmp_path):
     assert out["params"]["init"] == str(ckpt) and "backbone and neck into a pose model" in out["params"]["start"]
     assert out["params"]["flipud"] == 0.0 and out["params"]["fliplr"] == 0.5 and "pretrained" not in out["params"]
     combined = yaml.safe_load((tmp_path / "runs" / "init-pose-data.yaml").read_text())
+    assert combined["val"] == [str(tmp_path / "b" / "images" / "val")]  # --val-data: only b validates
     assert len(combined["train"]) == 2 and combined["flip_idx"] == list(__import__("kit.pitch").pitch.FLIP_IDX)
     start = YOLO(str(ckpt)).model.model[0].conv.weight.detach().float()
     trained = torch.load(out["last"], map_location="cpu", weights_only=False)
     after = (trained["ema"] or trained["model"]).model[0].conv.weight.detach().float()
     # one epoch on 8 images moves the first layer a little; a fresh start would be unrelated (1.3 for a fresh yolov8n-pose first layer against this checkpoint)
     assert float((after - start).norm() / start.norm()) < 0.3
+
+
+def test_combine_data_validates_on_the_chosen_sets_only(tmp_path):
+    """val_from keeps the val folders of the named datasets (the real one), trains on all."""
+    import yaml
+
+    from kit.train import combine_data
+
+    def dataset(name: str) -> Path:
+        root = tmp_path / name
+        for split in ("train", "val"):
+            (root / "images" / split).mkdir(parents=True)
+        (root / "data.yaml").write_text(yaml.safe_dump({"path": str(root), "train": "images/train",
+                                                         "val": "images/val", "names": {0: "ball"}}))
+        return root / "data.yaml"
+
+    synth, real, other = dataset("synth"), dataset("real"), dataset("other")
+    out = yaml.safe_load(combine_data([synth, real], tmp_path / "mix.yaml", val_from=[real]).read_text())
+    assert out["train"] == [str(tmp_path / "synth/images/train"), str(tmp_path / "real/images/train")]
+    assert out["val"] == [str(tmp_path / "real/images/val")]
+    everything = yaml.safe_load(combine_data([synth, real], tmp_path / "all.yaml").read_text())
+    assert len(everything["val"]) == 2
+    with pytest.raises(KitError, match="must be one of the combined datasets"):
+        combine_data([synth, real], tmp_path / "bad.yaml", val_from=[other])
