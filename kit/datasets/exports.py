@@ -467,6 +467,43 @@ def import_export(src: str | os.PathLike, out_dir: str | os.PathLike, task: str 
                         size=wh)
 
 
+def as_kit_dataset(src: str | os.PathLike, out_dir: str | os.PathLike, task: str, *,
+                   held_out_from: str | os.PathLike | dict | None = None, progress: bool = False) -> Path:
+    """A kit data.yaml of `task` from `src`, importing it first if it is a raw export.
+
+    A dataset the kit wrote (`tvkit dataset import` or `build`: its data.yaml has a `kit:`
+    block) is used as it is. A raw export (a folder or its data.yaml) is imported into
+    `out_dir` (`import_export`, split by clip), with the groups a training record held out
+    pinned to test: `held_out_from` is a run.json (or its dict) whose `real[task].groups.test`
+    lists them, such as the reference model's (`chute_template/reference/run.json`), so that
+    the test split holds no frame that model trained on. Groups the export does not have are
+    left out; with none in common, the split is the usual seeded one.
+
+    Example:
+        >>> as_kit_dataset("../shared/data/real/soccer-field-localization-v9", "work/real/pose", "pose",
+        ...                held_out_from="chute_template/reference/run.json")  # doctest: +SKIP
+    """
+    import json
+
+    import yaml
+
+    src = Path(src)
+    yaml_file = src if src.is_file() else src / "data.yaml"
+    if yaml_file.is_file() and "kit" in (yaml.safe_load(yaml_file.read_text()) or {}):
+        return yaml_file.resolve()
+    root = src.parent if src.is_file() else src
+    record = held_out_from
+    if record is not None and not isinstance(record, dict):
+        record = json.loads(Path(record).read_text()) if Path(record).is_file() else {}
+    held = ((record or {}).get("real", {}).get(task, {}).get("groups", {}).get("test", []))
+    if held:
+        fmt = detect_format(root)
+        source = read_yolo_source(root) if fmt == "yolo" else read_coco_source(root)
+        present = {group_of(li.image) for _, li in source.samples}
+        held = [g for g in held if g in present]
+    return import_export(root, out_dir, task, test_groups=held, progress=progress).data_yaml
+
+
 def _assign_splits(source: Source, split: str, group_by: str, pattern: str | None, val_fraction: float,
                    test_fraction: float, test_groups: Iterable[str], seed: int) -> dict[Path, tuple[str, str]]:
     """Image -> (split, group)."""
