@@ -15,7 +15,7 @@ import yaml
 from conftest import SHARED, TVKIT
 from kit import KitError, pitch
 from kit.datasets import check_dataset, read_labels
-from kit.datasets.exports import group_of, import_export, source_name, split_by_group
+from kit.datasets.exports import as_kit_dataset, group_of, import_export, source_name, split_by_group
 from kit.datasets.order import apply_order, check_keypoint_order
 
 REAL = SHARED / "data" / "real"
@@ -112,6 +112,23 @@ def test_group_split_never_puts_one_group_in_two_splits(pose_import, tmp_path):
     assert group_of("08fd33_0_10_png.rf.0123456789abcdef.jpg", "match") == "08fd33"
     with pytest.raises(KitError, match="matches no group"):
         split_by_group({"a": 1, "b": 2, "c": 3}, test_groups=["worldcup9"])
+
+
+def test_as_kit_dataset_holds_out_what_a_training_record_held_out(pose_import, tmp_path):
+    """A raw export is imported with the record's test groups pinned (those it has), a kit
+    dataset is used as it is; the shipped reference record names its held-out groups."""
+    src, done = pose_import
+    record = {"real": {"pose": {"groups": {"test": ["video_1", "not_in_this_export"]}}}}
+    made = as_kit_dataset(src, tmp_path / "pinned", "pose", held_out_from=record)
+    assert yaml.safe_load(made.read_text())["kit"]["groups"]["test"] == ["video_1"]
+    assert as_kit_dataset(done.data_yaml, tmp_path / "unused", "pose") == done.data_yaml
+    assert not (tmp_path / "unused").exists()
+    plain = as_kit_dataset(src / "data.yaml", tmp_path / "plain", "pose", held_out_from={"real": {}})
+    usual = import_export(src, tmp_path / "usual", task="pose", progress=False)
+    assert yaml.safe_load(plain.read_text())["kit"]["groups"] == usual.groups  # nothing pinned: the seeded split
+    reference = json.loads((Path(__file__).resolve().parents[1] / "chute_template/reference/run.json").read_text())
+    assert reference["real"]["pose"]["groups"]["test"] == ["worldcup2"]
+    assert len(reference["real"]["detect"]["groups"]["test"]) >= 5
 
 
 def real_pose_labels() -> list[np.ndarray]:
