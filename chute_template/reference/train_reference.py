@@ -13,6 +13,7 @@ Run from the repo root with the kit's venv, step by step (each step records into
     python chute_template/reference/train_reference.py held-out pose-mixed detect-mixed  # real test
     python chute_template/reference/train_reference.py held-out pose-real detect-real    # splits
     python chute_template/reference/train_reference.py ship pose-mixed2 detect-mixed     # the reference
+    python chute_template/reference/evaluate_reference.py   # then: synthetic per-element figures
 
 Two `train` steps run side by side on a 2-core machine (ultralytics trains on one thread
 each). Data:
