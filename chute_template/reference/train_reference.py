@@ -43,16 +43,14 @@ sys.path.insert(0, str(REPO))
 
 from kit.contract import write_json_atomic  # noqa: E402
 from kit.datasets import build_from_clips  # noqa: E402
-from kit.datasets.exports import import_export  # noqa: E402
+from kit.datasets.exports import SHARED_EXPORTS, import_export  # noqa: E402
 from kit.runs import git_commit  # noqa: E402
 from kit.synth import generate_clips  # noqa: E402
 from kit.train import BROADCAST_AUG, combine_data, train  # noqa: E402
 
 TRAIN_SEED, N_CLIPS, N_FRAMES, STRIDE = 4401, 10, 125, 6
 EVAL_SEED = 9044  # evaluate_reference.py's synthetic clips: a seed training never sees
-SHARED_REAL = REPO.parent / "shared" / "data" / "real"
-REAL_SOURCES = {"pose": SHARED_REAL / "soccer-field-localization-v9",
-                "detect": SHARED_REAL / "football-players-detection-v1"}
+REAL_SOURCES = SHARED_EXPORTS
 TEST_GROUPS = {"pose": ["worldcup2"], "detect": []}  # detect: 15% of its clips, seeded
 WORK = REPO / "data" / "ref14"
 INIT = REPO / "data" / "init" / "yolov8n-coco-smartrail.pt"
@@ -119,18 +117,19 @@ def train_step(task: str, variant: str, init: Path) -> None:
         settings.update(epochs=mixed["epochs_run"], time=None)
     r = train(task, REPO / record["datasets"][task][variant], "cpu", project=WORK / "runs",
               name=f"{task}-{variant}", init=init, export_hw=export_hw, **settings)
-    record = _record()  # re-read: a step running beside this one may have written
-    record["init"] = {"path": str(init.relative_to(REPO)) if init.is_relative_to(REPO) else str(init),
-                      "sha256": _sha256(init),
-                      "what": "COCO-trained YOLOv8n, PyPI smartrail-obstacle-detector 0.1.1, "
-                              "railway_obstacle_detector/best.pt (AGPL-3.0)" if init == INIT else "user checkpoint"}
-    _save(record)
-    _record_run(task, variant, r, start=str(record["init"]["path"]))
+    start = {"path": str(init.relative_to(REPO)) if init.is_relative_to(REPO) else str(init),
+             "sha256": _sha256(init),
+             "what": "COCO-trained YOLOv8n, PyPI smartrail-obstacle-detector 0.1.1, "
+                     "railway_obstacle_detector/best.pt (AGPL-3.0)" if init == INIT else "user checkpoint"}
+    _record_run(task, variant, r, start=start["path"], init=start)
 
 
-def _record_run(task: str, variant: str, r, start: str) -> None:
-    """Add a finished run to the record (re-read first: a step beside this one may have written)."""
+def _record_run(task: str, variant: str, r, start: str, init: dict | None = None) -> None:
+    """Add a finished run (and the start checkpoint, if given) to the record; re-read first: a
+    step running beside this one may have written."""
     record = _record()
+    if init:
+        record["init"] = init
     record["runs"][f"{task}-{variant}"] = {"seconds": round(r.seconds, 1), "metrics": r.metrics, "start": start,
                                            "epochs_run": _epochs(r.run_dir), "onnx": str(r.onnx),
                                            "params": {k: v for k, v in r.params.items()

@@ -49,6 +49,12 @@ from . import (DETECT_WIRE_IDS, POSE_NAMES, SPLITS, TASKS, TEAM_WIRE_IDS, Import
                resolve_mapping, write_data_yaml)
 from .order import OrderReport, apply_order, check_keypoint_order
 
+#: The real labelled exports kept beside the repo (`../shared/data/real`, Roboflow Universe, CC BY
+#: 4.0), per task: what the reference model trained on and the notebooks score by default.
+SHARED_REAL = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "real"
+SHARED_EXPORTS = {"pose": SHARED_REAL / "soccer-field-localization-v9",
+                  "detect": SHARED_REAL / "football-players-detection-v1"}
+
 SplitMode = Literal["group", "keep"]
 SPLIT_MODES = ("group", "keep")
 GroupLevel = Literal["clip", "match"]
