@@ -4,7 +4,7 @@ Usage: `m = load_manifest(); el = m.element("PlayerDetect_v1@1.0"); el.pillars` 
 
     >>> m = example_manifest()
     >>> [e.id for e in m.elements]
-    ['PlayerDetect_v1@1.0', 'DetectBall_v1@1.0', 'PitchCalib_v1@1.0']
+    ['PlayerDetect_v1@1.0', 'DetectBall_v1@1.0', 'PitchCalib_v1@1.0', 'kit-example/Detect-fire']
     >>> m.element("PitchCalib_v1@1.0").category
     'PitchCalib'
 
@@ -79,6 +79,13 @@ KeypointTemplateName = Literal["football", "cricket", "basketball"]
 KEYPOINT_TEMPLATES: tuple[str, ...] = get_args(KeypointTemplateName)
 GROUND_TRUTH_TYPES = ("soccer_action", "cricket_delivery", "tcg_grading")
 NORM_TYPES = ("rgb-01", "rgb-255", "none")
+
+
+#: The element kinds, one wing of the kit each (`Element.kind`).
+ElementKind = Literal["clip", "image"]
+ELEMENT_KINDS: tuple[str, ...] = ("clip", "image")
+#: Football's challenge type id (the validator's challenge meta; Detect elements use others: 100 fire...).
+FOOTBALL_CHALLENGE_TYPE = 0
 
 
 class ElementCategory(str, Enum):
@@ -178,6 +185,25 @@ class Element:
         return cat
 
     @property
+    def kind(self) -> ElementKind:
+        """Which wing of the kit serves this element: "clip" (football: a broadcast clip or its
+        frames, pitch keypoints) or "image" (one photo per challenge, any objects).
+
+        The manifest has no such flag (upstream tells an image challenge by its url's extension,
+        validator/challenges.py:132-134), so the kit decides from what the element asks for:
+        PlayerDetect and PitchCalib elements, an element with a `keypoint_template`, and one of
+        football's challenge type (0) are clips; every other element is an image element.
+
+        >>> example_manifest().element("PlayerDetect_v1@1.0").kind, Element("manak0/Detect-fire").kind
+        ('clip', 'image')
+        """
+        cat = category_of(self.id)
+        if (cat in (ElementCategory.PLAYER_DETECTION.value, ElementCategory.PITCH_CALIBRATION.value)
+                or self.keypoint_template or self.challenge_type_id == FOOTBALL_CHALLENGE_TYPE):
+            return "clip"
+        return "image"
+
+    @property
     def has_metrics(self) -> bool:
         return bool(self.pillars)
 
@@ -217,7 +243,7 @@ class Element:
         return (p95_latency_ms / 10000.0) * (self.service_rate_fps / 5.0)
 
     def to_dict(self) -> dict[str, Any]:
-        d: dict[str, Any] = {"id": self.id, "category": category_of(self.id)}
+        d: dict[str, Any] = {"id": self.id, "category": category_of(self.id), "kind": self.kind}
         for k in ("track", "objects", "keypoint_template", "latency_p95_ms", "service_rate_fps", "max_model_size_mb",
                   "onnx_model", "baseline_theta", "delta_floor", "beta", "challenge_type_id", "ground_truth",
                   "weight"):
@@ -567,11 +593,30 @@ elements:
     delta_floor: 0.01
     beta: 1.0
     challenge_type_id: 0
+  # An EXAMPLE Detect element (one photo per challenge): the values upstream's fixture gives
+  # manak0/Detect-fire (tests/test_data/manifests/full_private_tcg_manifest.json at ea7412f),
+  # under the kit's own id; the live manifest decides the real element's values.
+  - id: kit-example/Detect-fire
+    track: public
+    objects: [fire, smoke, fire extinguisher]
+    metrics:
+      pillars: {map50: 0.6, false_positive: 0.4}
+      targets: {map50: 0.9, false_positive: 0.9}
+      baselines: {map50: 0.3932593937991298, false_positive: 0.4}
+    latency_p95_ms: 100
+    service_rate_fps: 1
+    max_model_size_mb: 30
+    baseline_theta: 0.3932593937991298
+    delta_floor: 0.01
+    beta: 1
+    challenge_type_id: 100
+    ground_truth: true
 """
 
 
 def example_manifest() -> Manifest:
-    """The kit's example football manifest (PlayerDetect, DetectBall, PitchCalib), labelled as such.
+    """The kit's example manifest, labelled as such: three football clip elements (PlayerDetect,
+    DetectBall, PitchCalib) and one Detect image element (`kit-example/Detect-fire`).
 
     >>> example_manifest().example
     True

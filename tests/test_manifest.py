@@ -24,11 +24,12 @@ def doc(**element):
 
 # --- the example and upstream's fixtures ---------------------------------------------------------------
 
-def test_example_is_labelled_and_has_the_three_football_elements():
+def test_example_is_labelled_and_has_three_football_elements_and_one_detect_element():
     m = load_manifest()
     assert m.example and "EXAMPLE" in m.describe() and "EXAMPLE" in EXAMPLE_MANIFEST_YAML
-    assert m.ids == ["PlayerDetect_v1@1.0", "DetectBall_v1@1.0", "PitchCalib_v1@1.0"]
-    assert [m.element(i).category for i in m.ids] == ["PlayerDetect", "Detect", "PitchCalib"]
+    assert m.ids == ["PlayerDetect_v1@1.0", "DetectBall_v1@1.0", "PitchCalib_v1@1.0", "kit-example/Detect-fire"]
+    assert [m.element(i).category for i in m.ids] == ["PlayerDetect", "Detect", "PitchCalib", "Detect"]
+    assert [m.element(i).kind for i in m.ids] == ["clip", "clip", "clip", "image"]
     assert m.element("PlayerDetect_v1@1.0").objects == ["ball", "goalkeeper", "player", "referee"]
     assert m.element("DetectBall_v1@1.0").objects == ["ball"]
     assert m.element("PitchCalib_v1@1.0").keypoint_template == "football"
@@ -46,6 +47,17 @@ def test_upstreams_recent_manifest_loads():
     assert e.ground_truth is True and e.track == "public"
     private = m.element("manako/TCGGrading")
     assert private.track == "private" and private.pillars == {"tcg_grading": 1.0}
+
+
+def test_the_examples_detect_element_carries_upstreams_fire_values():
+    """kit-example/Detect-fire is upstream's manak0/Detect-fire (fixture at ea7412f) under the kit's own id."""
+    ours = example_manifest().element("kit-example/Detect-fire").to_dict()
+    theirs = load_manifest(UPSTREAM / "full_private_tcg_manifest.json").element("manak0/Detect-fire").to_dict()
+    for d in (ours, theirs):
+        d.pop("id"), d.pop("weight")   # the kit's id; the fixture's emission weight (0.04) is the chain's business
+    assert ours == theirs
+    assert ours["baseline_theta"] == 0.3932593937991298 and ours["kind"] == "image"
+    assert "An EXAMPLE Detect element" in EXAMPLE_MANIFEST_YAML
 
 
 def test_upstreams_example_manifest_is_refused_with_the_reason():
@@ -198,6 +210,10 @@ def test_live_source_uses_the_env_url(index_server, tmp_path, monkeypatch):
 def test_elements_list_and_manifest_show(tmp_path):
     out = subprocess.run([TVKIT, "elements", "list"], capture_output=True, text=True, check=True).stdout
     assert "PlayerDetect_v1@1.0" in out and "iou 0.3" in out and "200 ms" in out and "EXAMPLE" in out
+    fire = out[out.index("kit-example/Detect-fire"):]
+    assert "kind image" in fire and "objects: fire, smoke, fire extinguisher" in fire
+    assert "latency p95 100 ms (compliance CPU budget 110 ms)" in fire and "model size <= 30 MB" in fire
+    assert "kind clip" in out[:out.index("kit-example/Detect-fire")]
     r = subprocess.run([TVKIT, "manifest", "show", "--manifest", str(UPSTREAM / "example_manifest.yml")],
                        capture_output=True, text=True)
     assert r.returncode == 1 and "WOULD REFUSE" in r.stdout and "BallDetect_v1@1.0" in r.stdout

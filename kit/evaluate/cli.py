@@ -29,10 +29,12 @@ def element_line(e: Element) -> str:
     lat = f"{e.latency_p95_ms} ms" if e.latency_p95_ms is not None else "-"
     fps = f"{e.service_rate_fps} fps" if e.service_rate_fps is not None else "-"
     size = f"{e.max_model_size_mb:g} MB" if e.max_model_size_mb is not None else "-"
-    lines = [f"{e.id}  [{e.track or 'public'}; category {_category(e)}]",
+    kind = "image: one photo per challenge" if e.kind == "image" else "clip: a video or its frames"
+    lines = [f"{e.id}  [{e.track or 'public'}; category {_category(e)}; kind {kind}]",
              f"    objects: {objects}" + (f"; keypoint template: {e.keypoint_template}" if e.keypoint_template else ""),
              f"    pillars: {pillars}",
-             f"    latency p95 {lat}, service rate {fps}, model size <= {size}; baseline_theta {e.baseline_theta:g}, "
+             f"    latency p95 {lat}{_budget(e)}, service rate {fps}, model size <= {size}; "
+             f"baseline_theta {e.baseline_theta:g}, "
              f"delta_floor {e.delta_floor:g}, beta {e.beta:g}"]
     if e.targets:
         lines.append("    targets: " + ", ".join(f"{p} {v:.3g}" for p, v in e.targets.items()))
@@ -40,6 +42,11 @@ def element_line(e: Element) -> str:
     if unscored and e.track != "private":
         lines.append(f"    NOT SCORABLE: the validator registers no metric for {', '.join(unscored)} in this category")
     return "\n".join(lines)
+
+
+def _budget(e: Element) -> str:
+    """The CPU budget the compliance loop allows: latency_p95_ms + 10 ms (upstream settings.py:458-460)."""
+    return f" (compliance CPU budget {e.latency_p95_ms + 10} ms)" if e.latency_p95_ms is not None else ""
 
 
 def _category(e: Element) -> str:
