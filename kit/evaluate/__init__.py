@@ -28,6 +28,10 @@ The validator at ea7412f (upstream scorevision/utils/evaluate.py `post_vlm_ranki
 4. The overall `final` is the mean of the elements' finals; a validator scores one element per
    challenge, for which this is exactly its number.
 
+Which elements: those named, else every CLIP element of the manifest (`Element.kind`); an
+image element (Detect, one photo per challenge) is scored by `kit.images.score`, so adding one
+to a manifest leaves a football run's elements and final unchanged.
+
 Which frames: the object pillars use the reference (ground-truth) frames: all of them in
 `full` mode, 3 consecutive ones picked with `seed` in `validator` mode (upstream challenges.py
 picks SCOREVISION_VLM_SELECT_N_FRAMES = 3 consecutive frames); `smoothness` and the keypoint
@@ -293,6 +297,21 @@ def check_elements(elements: list[Element]) -> None:
                                f"{e.keypoint_template!r}); the kit scores the football template only")
 
 
+def clip_elements(man: Manifest, ids: list[str] | None) -> list[Element]:
+    """The elements a clip is scored on: those named, else every clip element of the manifest
+    (a Detect image element scores one photo, not a clip, so a football run never includes it).
+    Naming an image element is an error that says where it is scored."""
+    if not ids:
+        return [e for e in man.elements if e.kind == "clip"]
+    chosen = man.select(ids)
+    for e in chosen:
+        if e.kind != "clip":
+            raise KitError(f"element {e.id!r} is an image element (one photo per challenge), not a clip: score it with "
+                           "`tvkit evaluate --element ID --images ... --truth ... --answer ...` "
+                           "(kit.images.score.evaluate_images)")
+    return chosen
+
+
 def _zero_element(e: Element) -> ElementScore:
     ps = {n: PillarScore(n, 0.0, w, e.targets.get(n), e.baselines.get(n)) for n, w in e.pillars.items()}
     return ElementScore(e, ps, 0.0, 0.0, 0.0)
@@ -398,7 +417,8 @@ def evaluate(answer: Any, ground_truth: GroundTruth | str | os.PathLike, video: 
         ground_truth: a GroundTruth or the path of its JSON (boxes, optional polygons, keypoints).
         video: the clip the answer is for (frames decoded from 0).
         manifest: a Manifest, a manifest file, "live", or None for the kit's example.
-        elements: element ids to score (default: every element of the manifest).
+        elements: element ids to score (default: every CLIP element of the manifest; image
+            elements, one photo per challenge, are scored by `kit.images.score.evaluate_images`).
         mode: "full" (every reference frame) or "validator" (3 consecutive ones picked with seed).
         latency_ms: the p95 latency of the miner's calls, for the RTF gate (None: gate skipped).
         min_frames_required: the answer gate's minimum frame count (the challenge meta's).
@@ -416,7 +436,7 @@ def evaluate(answer: Any, ground_truth: GroundTruth | str | os.PathLike, video: 
         raise KitError(f"mode {mode!r}: choose one of {', '.join(MODES)} (full: every ground-truth frame; "
                        "validator: 3 consecutive ones)")
     man = load_manifest(manifest)
-    chosen = man.select(elements)
+    chosen = clip_elements(man, elements)
     check_elements(chosen)
     gt = ground_truth if isinstance(ground_truth, GroundTruth) else load_ground_truth(ground_truth)
     with VideoReader(video) as reader:

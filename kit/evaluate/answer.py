@@ -116,8 +116,22 @@ def _score_of(entry: dict[str, Any]) -> float | None:
         return None
     try:
         return float(v)
-    except (TypeError, ValueError):
-        return None  # upstream's pydantic model would refuse it and drop the box; see read_box
+    except (TypeError, ValueError, OverflowError):
+        return None  # upstream's pydantic model would refuse it and drop the box; see _score_refused
+
+
+def _score_refused(entry: dict[str, Any]) -> bool:
+    """Whether upstream's `BoundingBox(score=...)` (a pydantic float) refuses this confidence, which
+    drops the box or polygon (evaluate.py:118-128, 171-182 catch the error): anything `float()`
+    refuses, an int too large for a float included."""
+    raw = entry.get("score", entry.get("conf"))
+    if raw is None:
+        return False
+    try:
+        float(raw)
+    except (TypeError, ValueError, OverflowError):
+        return True
+    return False
 
 
 def read_box(entry: Any, objects: list[str]) -> Det | None:
@@ -127,12 +141,11 @@ def read_box(entry: Any, objects: list[str]) -> Det | None:
     label = _label(entry, objects)
     if label is None:
         return None
-    raw_score = entry.get("score", entry.get("conf"))
     try:
         x1, y1, x2, y2 = (int(entry[k]) for k in ("x1", "y1", "x2", "y2"))
-        if raw_score is not None and not isinstance(raw_score, (int, float)):
-            float(raw_score)  # a pydantic float field takes numeric strings; anything else drops the box
     except (KeyError, TypeError, ValueError, OverflowError):
+        return None
+    if _score_refused(entry):  # a pydantic float field takes numeric strings; anything else drops the box
         return None
     return Det(x1, y1, x2, y2, label, _score_of(entry), _team_of(entry))
 
@@ -150,6 +163,8 @@ def read_polygon(entry: Any, objects: list[str]) -> Det | None:
     try:
         pts = tuple((int(x), int(y)) for x, y in points)
     except (TypeError, ValueError, OverflowError):
+        return None
+    if _score_refused(entry):
         return None
     xs, ys = [p[0] for p in pts], [p[1] for p in pts]
     return Det(min(xs), min(ys), max(xs), max(ys), label, _score_of(entry), _team_of(entry), pts)

@@ -253,6 +253,10 @@ class FrameDetections:
     frame_id: int
     preds: dict[str, list[tuple[float, bool]]] = field(default_factory=dict)
     n_ref: dict[str, int] = field(default_factory=dict)
+    #: per class, in ranking order: (prediction, the reference it matched or None); and the
+    #: references as compared (reports draw false positives and misses from these)
+    pairs: dict[str, list[tuple[Det, Det | None]]] = field(default_factory=dict)
+    refs: dict[str, list[Det]] = field(default_factory=dict)
 
     @property
     def tp(self) -> int:
@@ -284,7 +288,7 @@ def frame_detections(ref: RefFrame, frame: ReadFrame | None) -> FrameDetections:
         iou = polygon_iou_matrix(ps, rs) if ps and rs else np.zeros((len(ps), len(rs)))
         need = [adaptive_iou_threshold(r.box, ref.width, ref.height) for r in rs]
         matched = [False] * len(rs)
-        flags = []
+        flags, pairs = [], []
         for i, p in enumerate(ps):
             best, best_iou = -1, 0.0
             for j in range(len(rs)):
@@ -294,7 +298,10 @@ def frame_detections(ref: RefFrame, frame: ReadFrame | None) -> FrameDetections:
             if ok:
                 matched[best] = True
             flags.append((_safe_score(p), ok))
+            pairs.append((p, rs[best] if ok else None))
         out.preds[cls] = flags
+        out.pairs[cls] = pairs
+        out.refs[cls] = rs
     return out
 
 
