@@ -21,6 +21,12 @@ Decisions a reader should know about:
   mirror, `kit.pitch.FLIP_IDX`, so the keypoints swap sides with it), modest scale and
   translate (broadcast zoom varies, the camera is never far off the pitch), HSV jitter
   (grass, light and kit colours differ between stadiums), no rotation or shear.
+- **Augmentation for photos** (`PHOTO_AUG`, `aug="photo"`, Detect elements; its own presets,
+  `PHOTO_PRESETS`): mosaic on and a wide zoom (`scale` 0.75): the boxes of labelled Detect
+  sets are often far larger than a challenge photo's objects (fire-smoke's median fire box is
+  19% of the image, a challenge's often ~1%), and zooming out teaches the small ones;
+  translate 0.1, left-right flip 0.5, no vertical flip or rotation (photos are upright), more
+  colour jitter than broadcasts (`hsv_s` 0.7, `hsv_v` 0.4: cameras, light and weather vary).
 - **Real and synthetic together**: `combine_data` writes a data.yaml whose train and val list
   the folders of several datasets of the same task and classes (the kit's synthetic one and
   an imported real one, say); test comes from the real one only. `YOLO_OFFLINE` and `YOLO_AUTOINSTALL=False` are set before
@@ -62,6 +68,11 @@ ARCHS = {"detect": "yolo11n.yaml", "pose": "yolo11n-pose.yaml"}
 #: Augmentation that suits broadcast frames (ultralytics train arguments), under every preset.
 BROADCAST_AUG: dict[str, float] = {"flipud": 0.0, "fliplr": 0.5, "degrees": 0.0, "shear": 0.0, "perspective": 0.0,
                                    "scale": 0.25, "translate": 0.08, "hsv_h": 0.015, "hsv_s": 0.5, "hsv_v": 0.3}
+#: Augmentation for one-photo Detect challenges (see the module docstring), under every photo preset.
+PHOTO_AUG: dict[str, float] = {"flipud": 0.0, "fliplr": 0.5, "degrees": 0.0, "shear": 0.0, "perspective": 0.0,
+                               "scale": 0.75, "translate": 0.1, "hsv_h": 0.015, "hsv_s": 0.7, "hsv_v": 0.4}
+#: Augmentation presets by name (`train(aug=...)`): which kind of picture the model will see.
+AUGS: dict[str, dict[str, float]] = {"broadcast": BROADCAST_AUG, "photo": PHOTO_AUG}
 
 
 @dataclass(frozen=True)
@@ -106,6 +117,19 @@ PRESETS: dict[str, dict[str, Preset]] = {
 }
 
 
+# Photos (Detect elements, detector only): challenge photos are about 1408 x 768, objects often ~1%
+# of the frame, so the input is as large as the time allows and the export keeps the wide aspect.
+# cpu: 12 epochs at 512 on the fire-smoke import (~700 train photos) is an ESTIMATE of 30-60 min on
+# two cores (not measured here). gpu: 100 epochs at 960, batch 32; ESTIMATED (not measured) at
+# 20-40 min on one H100-class GPU for ~1,000 photos (about 10-20 s an epoch plus validation).
+PHOTO_PRESETS: dict[str, Preset] = {
+    "smoke": Preset(epochs=1, imgsz=320, batch=8, mosaic=1.0, export_hw=(192, 320)),
+    "cpu": Preset(epochs=12, imgsz=512, batch=16, mosaic=1.0, close_mosaic=2, export_hw=(384, 640)),
+    "gpu": Preset(epochs=100, imgsz=960, batch=32, mosaic=1.0, close_mosaic=10, export_hw=(544, 960), workers=8,
+                  cos_lr=True),
+}
+
+
 @dataclass
 class TrainResult:
     """What a training run left behind; `to_dict` is what `metrics.json` holds."""
@@ -142,12 +166,18 @@ def _patch_font() -> None:
     checks.check_font = local_font
 
 
-def preset(name: str, task: str) -> Preset:
-    """The preset `name` for `task`, with a clear error for unknown names."""
+def preset(name: str, task: str, aug: str = "broadcast") -> Preset:
+    """The preset `name` for `task` (photo presets with `aug="photo"`), with a clear error for unknown names."""
+    if aug not in AUGS:
+        raise KitError(f"aug {aug!r}: choose one of {', '.join(AUGS)}")
     if name not in PRESETS:
         raise KitError(f"preset {name!r}: choose one of {', '.join(PRESETS)}")
     if task not in TASKS:
         raise KitError(f"task {task!r}: choose detect or pose")
+    if aug == "photo":
+        if task != "detect":
+            raise KitError(f"aug 'photo' trains detectors (Detect elements); task {task!r} uses aug 'broadcast'")
+        return PHOTO_PRESETS[name]
     return PRESETS[name][task]
 
 
@@ -243,6 +273,11 @@ def _start_model(task: str, weights: str | os.PathLike | None):
     if not weights:
         return YOLO(ARCHS[task], task=task), ARCHS[task]
     w = Path(weights)
+    if w.suffix == ".yaml" and not w.is_file() and not w.parent.name:
+        try:  # an ultralytics architecture by name (yolov8n.yaml): random weights, nothing downloaded
+            return YOLO(str(w), task=task), str(w)
+        except FileNotFoundError:
+            raise KitError(f"{weights}: not an ultralytics architecture name (e.g. yolov8n.yaml, yolo11n.yaml)") from None
     if not w.is_file():
         hint = (" (named hub weights download, and the kit works offline: pass a .pt file you have, "
                 "or leave the weights empty to start from scratch)") if w.suffix == ".pt" and not w.parent.name else ""
@@ -300,15 +335,16 @@ def train(task: str, data: str | os.PathLike, preset_name: str = "smoke", *, pro
           init: str | os.PathLike | None = None, epochs: int | None = None,
           imgsz: int | None = None, batch: int | None = None, device: str = "cpu", resume: bool = False,
           export: bool = True, export_hw: tuple[int, int] | None = None, plots: bool = False, seed: int = 0,
-          **overrides: Any) -> TrainResult:
+          aug: str = "broadcast", **overrides: Any) -> TrainResult:
     """Train `task` ("detect" or "pose") on `data` with a preset; save curves, metrics and ONNX.
 
     `weights`: start from these (a .pt of the user's own), else from scratch; `init`: start
     from any ultralytics checkpoint (`init_model`: another task's weights transfer). `resume=True`
     continues the run at `project/name` from its `weights/last.pt` with its own arguments.
     `plots` turns on ultralytics' own plots (off by default: they cost minutes on a CPU).
+    `aug`: "broadcast" (football clips, `PRESETS`) or "photo" (Detect photos, `PHOTO_PRESETS`).
     """
-    p = preset(preset_name, task)
+    p = preset(preset_name, task, aug)
     data_path = _check_data(data, task)
     project = Path(project).resolve()
     name = name or f"{task}-{preset_name}"
@@ -344,7 +380,7 @@ def train(task: str, data: str | os.PathLike, preset_name: str = "smoke", *, pro
             raise KitError("give either weights (a .pt of this task to continue from) or init (any checkpoint), "
                            "not both")
         model, start = init_model(task, init, run_dir) if init else _start_model(task, weights)
-        args: dict[str, Any] = dict(**BROADCAST_AUG)
+        args: dict[str, Any] = dict(**AUGS[aug])
         args.update(
             data=str(data_path), epochs=epochs or p.epochs, imgsz=imgsz or p.imgsz, batch=batch or p.batch,
             fraction=p.fraction, patience=p.patience, workers=p.workers, mosaic=p.mosaic, close_mosaic=p.close_mosaic,
@@ -353,7 +389,8 @@ def train(task: str, data: str | os.PathLike, preset_name: str = "smoke", *, pro
         args.update(p.extra)
         args.update(overrides)
         args.pop("pretrained", None)  # pretrained=False would throw the loaded weights away
-        params = {**args, "start": start, "init": str(init) if init else None, "preset": preset_name, "task": task}
+        params = {**args, "start": start, "init": str(init) if init else None, "preset": preset_name, "task": task,
+                  "aug": aug}
         model.train(**args)
     trainer = model.trainer
     run_dir = Path(trainer.save_dir)
