@@ -104,9 +104,47 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     return 0 if not problems else 1
 
 
+def _image_form(args: argparse.Namespace) -> bool:
+    """Whether `tvkit evaluate` scores photos (an image element) rather than a clip: --images given,
+    or no --video and the one --element named is an image element."""
+    if args.images:
+        return True
+    if args.video or not args.element or len(args.element) != 1:
+        return False
+    from .manifest import load_manifest
+
+    return load_manifest(args.manifest, block=args.block).element(args.element[0]).kind == "image"
+
+
+def _cmd_evaluate_images(args: argparse.Namespace) -> int:
+    from .images.score import evaluate_image_files
+
+    if len(args.element or []) > 1:
+        raise KitError("photos are scored for one element: give --element ID once")
+    if not (args.truth and args.answer):
+        raise KitError("scoring photos needs --truth (an API ground-truth JSON, a folder of them, or a YOLO dataset) "
+                       "and --answer (a /predict answer, or an answers file for a folder)")
+    ev = evaluate_image_files(args.element[0] if args.element else None, args.truth, args.answer, images=args.images,
+                              manifest=args.manifest, latency_ms=args.latency_ms, split=args.split, block=args.block)
+    if args.report:
+        from .images.report import write_image_report
+
+        files = write_image_report(ev, args.report)
+        print(f"report: {files['html']}", file=sys.stderr)
+    print(json.dumps(ev.to_dict(), indent=2) if args.json else str(ev))
+    return 0
+
+
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from .evaluate import evaluate, format_breakdown, load_answer
 
+    if _image_form(args):
+        return _cmd_evaluate_images(args)
+    missing = [n for n, v in (("--answer", args.answer), ("--truth", args.truth), ("--video", args.video)) if not v]
+    if missing:
+        raise KitError(f"evaluate: missing {', '.join(missing)} (a clip: --answer A.json --truth GT.json --video V.mp4; "
+                       "photos: --element ID --images PATH --truth PATH --answer PATH)")
+    args.predictions, args.ground_truth = args.answer, args.truth
     answer = load_answer(args.predictions)
     manifest = None
     if args.manifest:
@@ -145,9 +183,50 @@ def _cmd_dataset_build(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_dataset_import(args: argparse.Namespace) -> int:
-    from .datasets.exports import import_export, parse_size
+def _image_element(args: argparse.Namespace):
+    """The --element when it is an image (Detect) element, else None (the football import)."""
+    if not getattr(args, "element", None):
+        return None
+    from .manifest import load_manifest
 
+    element = load_manifest(args.manifest or None).element(args.element)
+    return element if element.kind == "image" else None
+
+
+def _name_pairs(groups: list[list[str]] | None, flag: str) -> dict[str, str]:
+    out = {}
+    for pair in (m for group in (groups or []) for m in group):
+        src, sep, dst = pair.partition("=")
+        if not sep or not src.strip() or not dst.strip():
+            raise KitError(f"{flag} {pair!r}: expected SOURCE=OBJECT, e.g. {flag} bike=motorcycle "
+                           "(quote names with spaces: \"fire_ext=fire extinguisher\")")
+        out[src.strip()] = dst.strip()
+    return out
+
+
+def _cmd_dataset_import_images(args: argparse.Namespace, element) -> int:
+    from .datasets.exports import parse_size
+    from .images.importer import import_images
+
+    r = import_images(args.src, args.out, list(element.objects or []), mapping=_name_pairs(args.map, "--map"),
+                      drop=[d for group in (args.drop or []) for d in group], size=parse_size(args.size),
+                      split=args.split, val_fraction=args.val_fraction, test_fraction=args.test_fraction,
+                      seed=args.seed, test_groups=args.test_groups or (), fmt=args.format, progress=not args.json)
+    print(json.dumps({"element": element.id, **r.to_dict()}, indent=2) if args.json else f"{element.id}\n{r}")
+    return 0
+
+
+def _cmd_dataset_import(args: argparse.Namespace) -> int:
+    from .datasets.exports import FORMATS, import_export, parse_size
+
+    element = _image_element(args)
+    if element is not None:
+        return _cmd_dataset_import_images(args, element)
+    if args.drop:
+        raise KitError("--drop names a class of an image element's source; give --element ID (a Detect element)")
+    if args.format not in FORMATS:
+        raise KitError(f"--format {args.format}: the football import reads {', '.join(FORMATS)}; voc and api are "
+                       "for image elements (give --element ID)")
     mapping = [m for group in (args.map or []) for m in group]
     swaps = []
     for pair in args.swap_keypoints or []:
@@ -175,6 +254,22 @@ def _cmd_dataset_import(args: argparse.Namespace) -> int:
         print(f"{split}: {r.images[split]} images from {len(groups)} group(s): {', '.join(groups[:12])}"
               + (" ..." if len(groups) > 12 else ""))
     print(f"{r.data_yaml}")
+    return 0
+
+
+def _cmd_dataset_pull(args: argparse.Namespace) -> int:
+    from .images.pull import pull_element
+
+    objects = None
+    if args.manifest:
+        from .manifest import load_manifest
+
+        objects = load_manifest(args.manifest).element(args.element).objects
+    r = pull_element(args.element, args.out, objects=objects, lookback_days=args.lookback_days,
+                     challenges=args.challenges, top=args.top, mapping=_name_pairs(args.map, "--map"),
+                     drop=[d for group in (args.drop or []) for d in group], timeout=args.timeout,
+                     progress=not args.json)
+    print(json.dumps(r.to_dict(), indent=2) if args.json else r)
     return 0
 
 
@@ -217,6 +312,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     only = [o for chunk in (args.only or []) for o in chunk.split(",") if o]
     overrides = parse_overrides(args.param or [])
+    if args.element:  # the whole journey for one element: every notebook that declares `element` follows it
+        from .manifest import load_manifest
+
+        load_manifest(args.manifest or None).element(args.element)  # an unknown id stops here, with a did-you-mean
+        overrides.setdefault("element", args.element)
+    if args.manifest:
+        overrides.setdefault("manifest", args.manifest)
     if args.sweep:
         sweep = run_sweep(load_sweep(args.sweep), args.profile, only or None, overrides)
         print()
@@ -318,9 +420,41 @@ def _task_data(entries: list[str], task: str, n_tasks: int) -> list[Path]:
     return out
 
 
+def _cmd_train_element(args: argparse.Namespace) -> int:
+    """`tvkit train --element ID`: a Detect element's detector (kit.images.train)."""
+    from .images.train import train_element
+    from .manifest import load_manifest
+
+    element = load_manifest(args.manifest or None).element(args.element)
+    if element.kind != "image":
+        raise KitError(f"{element.id} is a clip element: train its models with --task detect|pose|both "
+                       "(without --element)")
+    clip_only = [f for f, v in (("--task", args.task), ("--val-data", args.val_data), ("--resume", args.resume),
+                                ("--detect-weights", args.detect_weights), ("--pose-weights", args.pose_weights),
+                                ("--no-export", args.no_export)) if v]
+    if clip_only:
+        raise KitError(f"{', '.join(clip_only)}: for clip elements; with --element give --data, --preset and one "
+                       "start (--start NAME, --init PT or --from-scratch)")
+    if len(args.data) != 1:
+        raise KitError("--element trains on one data.yaml (`tvkit dataset import --element` writes it)")
+    kw = {k: v for k, v in (("epochs", args.epochs), ("imgsz", args.imgsz), ("batch", args.batch)) if v}
+    r = train_element(element, args.data[0], args.preset, start=args.start, init=args.init,
+                      from_scratch=args.from_scratch, start_wheel=args.start_wheel, project=args.project,
+                      name=args.name, device=args.device, **kw)
+    print(json.dumps(r.record, indent=2) if args.json else r.format())
+    return 0
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
     from .train import combine_data, train
 
+    if args.element:
+        return _cmd_train_element(args)
+    for flag, v in (("--start", args.start), ("--start-wheel", args.start_wheel),
+                    ("--from-scratch", args.from_scratch)):
+        if v:
+            raise KitError(f"{flag}: for Detect elements; give --element ID (`tvkit elements list`)")
+    args.task = args.task or "both"
     tasks = ("detect", "pose") if args.task == "both" else (args.task,)
     out = {}
     for task in tasks:
@@ -352,9 +486,13 @@ def _cmd_package(args: argparse.Namespace) -> int:
         from .manifest import load_manifest
 
         element = load_manifest(args.manifest or None).element(args.element)
-    out = package(args.out, args.detect_model, args.pose_model, element=element)
+    out = package(args.out, args.detect_model, args.pose_model, element=element, model=args.model)
     print(f"{out}: bundle OK, every compliance rule passes ({bundle_bytes(out) / 2**20:.1f} MB)"
           + (f"; cls_ids index {element.id}'s objects {list(element.objects)}" if element else ""))
+    if element is not None and element.kind == "image":
+        cfg = json.loads((out / "miner.json").read_text())
+        print("  model classes -> cls_id: " + ", ".join(f"{n} -> {c if c is not None else 'not sent'}"
+                                                       for n, c in zip(cfg["model_names"], cfg["class_map"])))
     return 0
 
 
@@ -362,6 +500,19 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     from .bundle import predict_video
     from .contract import write_json_atomic
 
+    if bool(args.video) == bool(args.images):
+        raise KitError("say what to answer: --video V.mp4 (a clip element) or --images PATH (a Detect element's "
+                       "photos: a folder or one image)")
+    if args.images:
+        from .images.predict import predict_images
+
+        r = predict_images(args.bundle, args.images, element=args.element, n_keypoints=args.n_keypoints)
+        out = r.write(args.out or "answers.json")
+        print(r.format())
+        print(f"{out}: {len(r.answers)} answers" + (f" for {r.element}" if r.element else ""))
+        return 0 if r.ok else 1
+    if not args.out:
+        raise KitError("--out: where to write the answer JSON (e.g. --out answer.json)")
     pred = predict_video(args.bundle, args.video, batch_size=args.batch_size, n_keypoints=args.n_keypoints,
                          progress=True)
     write_json_atomic(args.out, pred.answer)
@@ -381,8 +532,19 @@ def _cmd_bench_latency(args: argparse.Namespace) -> int:
 
 def _add_model_commands(sub) -> None:
     """`train`, `package`, `predict` and `bench latency` (kit.train, kit.bundle, kit.latency)."""
-    tr = sub.add_parser("train", help="train the detector and/or pitch keypoint model (ultralytics), export ONNX")
-    tr.add_argument("--task", choices=("detect", "pose", "both"), default="both")
+    tr = sub.add_parser("train", help="train the detector and/or pitch keypoint model (ultralytics), export ONNX; "
+                        "with --element, a Detect element's detector of exactly its objects")
+    tr.add_argument("--task", choices=("detect", "pose", "both"), help="clip elements: which model (default both)")
+    tr.add_argument("--element", help="a Detect element: train a detector of exactly its objects (photo "
+                    "augmentation, from the kit's pretrained start); --data is `tvkit dataset import --element`'s")
+    tr.add_argument("--manifest", help="with --element: a manifest file or 'live' (default: the kit's example)")
+    st = tr.add_mutually_exclusive_group()
+    st.add_argument("--start", help="with --element: a known pretrained start (default smartrail-yolov8n: the kit "
+                    "obtains and verifies it; objects it knows by name keep its class channels)")
+    st.add_argument("--from-scratch", action="store_true",
+                    help="with --element: random weights (yolov8n.yaml, the default start's architecture)")
+    tr.add_argument("--start-wheel", metavar="WHL", help="with --element: the start's wheel, downloaded by hand "
+                    "(`pip download --no-deps smartrail-obstacle-detector==0.1.1 -d DIR`), for offline machines")
     tr.add_argument("--data", required=True, action="append",
                     help="a data.yaml, or the dataset root of `tvkit dataset build`; repeat it to train on several "
                          "at once (synthetic and real: one combined data.yaml per task)")
@@ -396,8 +558,9 @@ def _add_model_commands(sub) -> None:
     tr.add_argument("--device", default="cpu", help="cpu, 0, 0,1 ...")
     tr.add_argument("--detect-weights", help="start the detector from these .pt weights (default: from scratch)")
     tr.add_argument("--pose-weights", help="start the pose model from these .pt weights (default: from scratch)")
-    tr.add_argument("--init", metavar="PATH", help="start from any ultralytics checkpoint (.pt; a detector's "
-                    "backbone also starts the pose model); default: from scratch")
+    st.add_argument("--init", metavar="PATH", help="start from any ultralytics checkpoint (.pt; a detector's "
+                    "backbone also starts the pose model; with --element, a detector whose classes carry over by "
+                    "name); default: from scratch (clip elements)")
     tr.add_argument("--project", default="runs/train", help="runs go to PROJECT/NAME (default runs/train)")
     tr.add_argument("--name", help="run name (default TASK-PRESET; with --task both, NAME-TASK)")
     tr.add_argument("--resume", action="store_true", help="continue PROJECT/NAME from weights/last.pt")
@@ -409,15 +572,21 @@ def _add_model_commands(sub) -> None:
     pk.add_argument("--out", required=True, help="the bundle folder (replaced only by a bundle that passes)")
     pk.add_argument("--detect-model", help="detector ONNX (default: the committed reference model)")
     pk.add_argument("--pose-model", help="pitch keypoint ONNX (default: the committed reference model)")
+    pk.add_argument("--model", help="an image (Detect) element's ONNX detector; its class names must match the "
+                                    "element's objects (default: the committed reference fire model, if they match)")
     pk.add_argument("--element", help="the element the miner competes in: its objects go into miner.json (cls_id "
                                       "indexes them) and its size limit applies")
     pk.add_argument("--manifest", help="with --element: a manifest file or 'live' (default: the kit's example)")
     pk.set_defaults(func=_cmd_package)
 
-    pr = sub.add_parser("predict", help="answer a video through a bundle's miner.py, as the chute's /predict would")
+    pr = sub.add_parser("predict", help="answer a video or photos through a bundle's miner.py, as the chute's "
+                                        "/predict would")
     pr.add_argument("--bundle", required=True)
-    pr.add_argument("--video", required=True)
-    pr.add_argument("--out", required=True, help="where to write the answer JSON")
+    pr.add_argument("--video", help="a clip (clip elements)")
+    pr.add_argument("--images", help="a photo or a folder of photos (image elements): one /predict answer each")
+    pr.add_argument("--element", help="with --images: the element id written in the answers file (default: the "
+                                      "bundle's miner.json)")
+    pr.add_argument("--out", help="where to write the answer JSON (with --images default answers.json)")
     pr.add_argument("--batch-size", type=int, default=64)
     pr.add_argument("--n-keypoints", type=int, default=32)
     pr.set_defaults(func=_cmd_predict)
@@ -479,15 +648,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     from .manifest import EVALUATE_MODES
 
-    e = sub.add_parser("evaluate", help="score a /predict answer per manifest element, as a validator does (SCORING.md)")
-    e.add_argument("--predictions", required=True, help="the answer JSON (what /predict returned)")
-    e.add_argument("--ground-truth", required=True, help="the clip's ground-truth JSON (boxes, optional polygons)")
-    e.add_argument("--video", required=True, help="the challenge video (decoded with OpenCV, frames from 0)")
+    e = sub.add_parser("evaluate", help="score /predict answers per manifest element, as a validator does: a clip "
+                       "(--video) or photos of an image element (--images) (SCORING.md)")
+    e.add_argument("--answer", help="the answer JSON (what /predict returned); for a folder of photos, an answers "
+                   "file {element, answers: {image name: answer}, latency_ms}")
+    e.add_argument("--predictions", dest="answer", help=argparse.SUPPRESS)   # the earlier name
+    e.add_argument("--truth", help="a clip's ground-truth JSON; for photos: an API ground-truth JSON, a folder of "
+                   "<image stem>.json, or a YOLO dataset (data.yaml)")
+    e.add_argument("--ground-truth", dest="truth", help=argparse.SUPPRESS)   # the earlier name
+    e.add_argument("--video", help="the challenge video (decoded with OpenCV, frames from 0)")
+    e.add_argument("--images", help="photos (an image element): one image file, or a folder of them")
+    e.add_argument("--split", help="with a YOLO dataset as --truth: the split to score (train, val, test)")
     e.add_argument("--manifest", help="a manifest file, 'live' (the public index) or a URL; default: the kit's "
                    "example manifest")
     e.add_argument("--block", type=int, help="with --manifest live: the chain block to pick the manifest for")
     e.add_argument("--element", action="append", metavar="ID", help="score only this element (repeatable); "
-                   "default: every element (`tvkit elements list`)")
+                   "default: every clip element (`tvkit elements list`); photos: the one image element")
     e.add_argument("--mode", choices=EVALUATE_MODES, default="full",
                    help="full: every ground-truth frame; validator: 3 consecutive ones picked with --seed")
     e.add_argument("--seed", type=int, default=0)
@@ -514,20 +690,30 @@ def build_parser() -> argparse.ArgumentParser:
     db.add_argument("--seed", type=int, default=0, help="seed of the clip split")
     db.add_argument("--json", action="store_true")
     db.set_defaults(func=_cmd_dataset_build)
-    di = ds_sub.add_parser("import", help="import a labelled export (YOLO detect/pose, COCO boxes) into our classes, "
-                           "restored to 16:9 and split by clip")
+    di = ds_sub.add_parser("import", help="import a labelled export into an element's classes: football (YOLO "
+                           "detect/pose, COCO boxes; restored to 16:9, split by clip) or, with --element of a Detect "
+                           "element, any photo set (YOLO, COCO, VOC, the API's ground truth) by class name")
+    di.add_argument("--element", metavar="ID", help="import onto this element's objects, by name (an image element: "
+                    "manak0/Detect-fire ...); without it, the football classes")
+    di.add_argument("--manifest", help="with --element: a manifest file or 'live' (default: the kit's example)")
+    di.add_argument("--drop", action="append", nargs="+", metavar="NAME",
+                    help="image elements: leave out this source class (its boxes are dropped, e.g. --drop default)")
     di.add_argument("--src", required=True, help="the export's folder (data.yaml, or split folders with COCO JSON), "
                     "or its data.yaml / JSON file")
     di.add_argument("--out", required=True, help="the new dataset's folder (OUT/data.yaml)")
     di.add_argument("--task", choices=("detect", "pose"), default="detect")
     di.add_argument("--map", action="append", nargs="+", metavar="NAME=ID",
                     help="map a source class to ours: 0 ball, 1 goalkeeper, 2 player, 3 referee, 6/7 team players "
-                         "(or our class name); pose: 0 or pitch")
+                         "(or our class name); pose: 0 or pitch. Image elements: SOURCE=OBJECT by name "
+                         "(--map bike=motorcycle)")
     di.add_argument("--strict", action="store_true", help="fail if a source class maps to none of ours")
     di.add_argument("--teams", action="store_true", help="keep team classes (6/7) as their own classes")
     from .datasets.exports import FORMATS, GROUP_LEVELS, SPLIT_MODES
+    from .images.labels import FORMATS as IMAGE_FORMATS
 
-    di.add_argument("--format", choices=FORMATS, default="auto", help="yolo, coco or auto (default)")
+    di.add_argument("--format", choices=tuple(dict.fromkeys(FORMATS + IMAGE_FORMATS)), default="auto",
+                    help="auto (default), yolo, coco; image elements also voc and api (the ScoreVision API's "
+                    "ground truth: photos with <stem>.json)")
     di.add_argument("--split", choices=SPLIT_MODES, default="group",
                     help="group (default): whole clips to train/val/test, seeded; keep: the export's own splits "
                          "(exporters split frames at random, so near-duplicates leak into val)")
@@ -549,6 +735,22 @@ def build_parser() -> argparse.ArgumentParser:
                     "the keypoint order is wrong")
     di.add_argument("--json", action="store_true")
     di.set_defaults(func=_cmd_dataset_import)
+    dp = ds_sub.add_parser("pull", help="a Detect element's starter pack (photos + ground truth) from the console, "
+                           "and recent challenge photos with the top miners' answers (pseudo-labels); cached")
+    dp.add_argument("--element", required=True, metavar="ID", help="the element, e.g. manak0/Detect-fire")
+    dp.add_argument("--out", required=True, help="the folder: starter/, dataset/data.yaml, challenges/, "
+                    "provenance.json (a rerun reuses what is there)")
+    dp.add_argument("--lookback-days", type=int, default=4, help="the console's lookback_days (default 4)")
+    dp.add_argument("--challenges", type=int, default=0, metavar="N",
+                    help="also the N latest challenge photos from the public results index (unlabelled)")
+    dp.add_argument("--top", type=int, default=3, help="with --challenges: keep this many miners' answers a photo")
+    dp.add_argument("--manifest", help="take the element's objects from this manifest (default: the console's)")
+    dp.add_argument("--map", action="append", nargs="+", metavar="SOURCE=OBJECT",
+                    help="a starter class the element spells otherwise")
+    dp.add_argument("--drop", action="append", nargs="+", metavar="NAME", help="leave out this starter class")
+    dp.add_argument("--timeout", type=float, default=30.0, help="seconds per HTTP request (default 30; retried)")
+    dp.add_argument("--json", action="store_true")
+    dp.set_defaults(func=_cmd_dataset_pull)
     dc = ds_sub.add_parser("check", help="check every label of a dataset and count images, classes, box sizes")
     dc.add_argument("--data", required=True, help="the dataset's data.yaml")
     dc.add_argument("--plots", metavar="DIR", help="also save the check plots and a sample grid as PNGs here")
@@ -574,6 +776,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="set a parameter in every notebook that declares it (wins over the profile and over "
                         "what earlier notebooks produced)")
     r.add_argument("--only", action="append", metavar="NN[,NN]", help="run only these notebooks, e.g. 00,01")
+    r.add_argument("--element", metavar="ID", help="the element the whole journey follows (tvkit elements list), e.g. "
+                   "kit-example/Detect-fire; default: the notebooks' own (football PlayerDetect)")
+    r.add_argument("--manifest", metavar="M", help="where the element is defined: a file, 'live', or empty for the "
+                   "kit's example manifest")
     r.add_argument("--sweep", metavar="FILE",
                    help='one run per combination of a grid (YAML or JSON, e.g. {"grid": {"miss_rate": [0.0, 0.3]}, '
                         '"only": ["01", "03"]}), then a comparison in papermill_runs/sweeps/')

@@ -4,6 +4,7 @@ Usage:
     tvkit generate-chute-script --revision <40 hex>    # the validator's chute for that revision
     tvkit chute verify build/turbovision_alice_elk.py   # MATCH, or where it differs (exit 1)
     tvkit test-chute --local --mode both                # dry run + a video and a frames challenge
+    tvkit dry-run --bundle B --manifest M --element manak0/Detect-fire   # image challenges, PASS or why not
 """
 
 from __future__ import annotations
@@ -91,9 +92,43 @@ def _serve_until_signal() -> None:
             signal.signal(sig, handler)
 
 
+def _dry_run_element(args: argparse.Namespace):
+    """The --element of a dry run (from --manifest), or None."""
+    if not args.element:
+        if args.images:
+            raise KitError("--images goes with --element ID (an image element: its photos become challenges)")
+        return None
+    from ..manifest import load_manifest
+
+    return load_manifest(args.manifest or None).element(args.element)
+
+
+def _cmd_dry_run_images(args: argparse.Namespace, element) -> int:
+    """An image element: its photos as image challenges to the official chute, then PASS or why not."""
+    from .imagerun import dry_run_images, format_image_dry_run
+
+    with tempfile.TemporaryDirectory(prefix="tvkit-dry-") as tmp:
+        if args.bundle:
+            bundle = Path(args.bundle)
+        else:
+            from ..bundle import package
+
+            print(f"no --bundle: packaging the reference model for {element.id}", file=sys.stderr)
+            bundle = package(Path(tmp) / "bundle", element=element)
+        print(f"starting {bundle} in the validator's chute under `chutes run --dev`; sending image challenges ...",
+              file=sys.stderr)
+        r = dry_run_images(bundle, element, images=args.images, max_images=args.max_images, template=args.template,
+                           port=args.port)
+    print(json.dumps(r.metrics()) if args.json else format_image_dry_run(r))
+    return 0 if r.ok else 1
+
+
 def _cmd_dry_run(args: argparse.Namespace) -> int:
     from .dryrun import ClipServer, DryRun, build_local
 
+    element = _dry_run_element(args)
+    if element is not None and element.kind == "image":
+        return _cmd_dry_run_images(args, element)
     with tempfile.TemporaryDirectory(prefix="tvkit-dry-") as tmp:
         bundle = _bundle_or_reference(args.bundle, tmp)
         run = DryRun(bundle, port=args.port, template=args.template)
@@ -218,6 +253,14 @@ def add_chute_commands(sub) -> None:
     d.add_argument("--clips", help="also serve this folder of clips over HTTP, for challenges")
     d.add_argument("--template", help="the validator's turbovision_chute.py.j2 or a turbovision checkout")
     d.add_argument("--docker", action="store_true", help="also run `chutes build --local` (needs docker)")
+    d.add_argument("--element", help="an image (Detect) element: send its photos as image challenges (image_url "
+                                     "and payload), check each answer, print PASS or why not, and stop")
+    d.add_argument("--manifest", help="with --element: a manifest file or 'live' (default: the kit's example)")
+    d.add_argument("--images", help="with an image --element: a photo or folder of photos (default: the element's "
+                                    "test photos from ../shared/data/detect)")
+    d.add_argument("--max-images", type=int, default=3, help="with an image --element: photos to send (default 3, "
+                                                             "two challenges each)")
+    d.add_argument("--json", action="store_true", help="with an image --element: print the verdict as JSON")
     d.set_defaults(func=_cmd_dry_run)
 
     t = sub.add_parser("test-chute", help="a validator-style challenge: POST, check the contract, score, time")

@@ -229,6 +229,58 @@ def rehearse(base_url: str, video: str | os.PathLike, truth: str | os.PathLike |
     return result
 
 
+ImageSource = Literal["image_url", "payload"]
+IMAGE_SOURCES: tuple[str, ...] = get_args(ImageSource)
+
+
+def image_challenge_for(image: str | os.PathLike, element: Any = None, frames_source: ImageSource = "image_url",
+                        url: str | None = None, frame_id: int = 0, task_id: int | str | None = 1,
+                        seed: int | None = None) -> dict[str, Any]:
+    """A Detect challenge body for one photo, as upstream builds it (scorevision/utils/challenges.py at
+    ea7412f): `image_url` (:456-521): frame 0 with the image's url AND its base64 PNG, meta
+    n_frames_total 1, min_frames_required 1; `payload` (:337-444): the frame under the API's id
+    (`frame_id`), base64 PNG (and its url when it has one), min_frames_required min(3, 1) = 1. The
+    photo is decoded with OpenCV and re-encoded as PNG (lossless), as upstream sends it;
+    challenge_type_id is the element's."""
+    import cv2
+
+    from ..contract import build_frames_challenge
+
+    if frames_source not in IMAGE_SOURCES:
+        raise KitError(f"frames_source {frames_source!r}: expected one of {', '.join(IMAGE_SOURCES)}")
+    if frames_source == "image_url" and not url:
+        raise KitError("an image_url challenge carries the image's url: pass url= (a ClipServer serves it)")
+    img = cv2.imread(str(image), cv2.IMREAD_COLOR)
+    if img is None:
+        raise KitError(f"{image}: OpenCV cannot read this image")
+    fid = 0 if frames_source == "image_url" else int(frame_id)
+    element = _element(element)
+    return build_frames_challenge([(fid, img)], n_frames_total=1, urls={fid: url} if url else None,
+                                  frames_source=frames_source, min_frames_required=1, task_id=task_id, seed=seed,
+                                  challenge_type_id=getattr(element, "challenge_type_id", None))
+
+
+def rehearse_image(base_url: str, image: str | os.PathLike, element: Any, frames_source: ImageSource = "image_url",
+                   url: str | None = None, frame_id: int = 0, api_key: Secret | str | None = None,
+                   seed: int | None = None) -> Rehearsal:
+    """One Detect challenge for `image` to the chute: POST, time, check the answer (one frame with the
+    payload's id, boxes inside the photo, cls_ids inside the element's objects)."""
+    from ..contract import parse_challenge, validate_answer
+
+    element = _element(element)
+    body = image_challenge_for(image, element, frames_source, url, frame_id, seed=seed)
+    status, answer, seconds = post_challenge(_check_url(base_url), body, api_key)
+    result = Rehearsal(status, answer, seconds, body, f"image ({frames_source})")
+    if status != 200 or not isinstance(answer, dict):
+        result.problems.append(f"HTTP {status}: {str(answer)[:300]}")
+        return result
+    meta = parse_challenge(body).meta
+    result.problems = [str(p) for p in validate_answer(
+        answer, 1, meta.width, meta.height, meta.n_keypoints, frame_ids=[body["frames"][0]["frame_id"]],
+        n_objects=len(element.objects) if element is not None and element.objects else None)]
+    return result
+
+
 def _element(element: Any):
     if element is None or not isinstance(element, str):
         return element

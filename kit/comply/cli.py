@@ -1,7 +1,7 @@
 """`tvkit comply`: the validator's compliance loop on a bundle, before the upload.
 
 Usage:
-    tvkit comply --bundle DIR [--element ID] [--clips DIR] [--chute-answers DIR] [--python PATH] [--json]
+    tvkit comply --bundle DIR [--element ID] [--clips DIR | --images DIR] [--chute-answers DIR] [--python PATH] [--json]
 
 Exit status: 0 when the verdict is one of `--accept` (PASS by default), 1 for any other
 verdict, 2 for bad input (no bundle, unknown element, unreadable clips or answers).
@@ -24,7 +24,10 @@ def _cmd_comply(args: argparse.Namespace) -> int:
 
     if not Path(args.bundle).is_dir():
         raise KitError(f"{args.bundle}: no such bundle folder; `tvkit package --out DIR` writes one")
-    report = comply(args.bundle, element=args.element, clips=args.clips, chute_answers=args.chute_answers,
+    if args.images and args.clips:
+        raise KitError("--images and --clips both name challenge sources; pass one")
+    report = comply(args.bundle, element=args.element, clips=args.images or args.clips,
+                    chute_answers=args.chute_answers,
                     python=args.python, mode=args.mode, manifest=args.manifest, max_challenges=args.challenges,
                     frames_per_challenge=args.frames_per_challenge,
                     previous_latency_failures=args.previous_latency_failures)
@@ -43,6 +46,8 @@ def add_comply_commands(sub) -> None:
                                      "(default: 30 MiB and 100 ms)")
     p.add_argument("--manifest", help="manifest for --element (default: the kit's example; 'live', a file or URL)")
     p.add_argument("--clips", help="folder (or video/image) to cut challenges from (default: a synthetic clip)")
+    p.add_argument("--images", help="photo or folder of photos, one image challenge each (an image element's default: "
+                                    "its test photos from ../shared/data/detect)")
     p.add_argument("--chute-answers", help="the chute's answers to the same challenges: a JSON file or a folder of "
                                            "<clip stem>.json / <challenge id>.json (default: the chute's code path, "
                                            "run here unsandboxed)")

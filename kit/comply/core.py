@@ -302,8 +302,18 @@ def _verdict(results: list[ChallengeResult], latency: LatencyReport, previous_la
                                    f"{streak} of {LATENCY_FAIL_STREAK} runs in a row")
 
 
-def _default_clips(work: Path) -> Path:
-    """Without clips: one synthetic 30-frame clip (kit.synth), made in the work folder."""
+def _default_clips(work: Path, element: Any = None, manifest: Any = None) -> Any:
+    """Without clips: an image element's own photos (kit.images.predict.element_images: one
+    challenge each, frame id 0, as upstream's image challenges); else one synthetic 30-frame
+    clip (kit.synth), made in the work folder."""
+    if isinstance(element, str):
+        from ..manifest import load_manifest
+
+        element = load_manifest(manifest).element(element)
+    if getattr(element, "kind", None) == "image":
+        from ..images.predict import element_images
+
+        return element_images(element)
     from ..synth import generate_clip
 
     video, _ = generate_clip(work / "clips", index=0, n_frames=30, seed=0)
@@ -335,7 +345,8 @@ def comply(bundle: str | os.PathLike, element: Any = None, clips: Any = None, ch
         bundle: the Hugging Face repo folder (`tvkit package` writes one).
         element: an element id (read from `manifest`, the kit's example by default) or an
             Element; its max_model_size_mb and latency_p95_ms apply. None: 30 MiB and 100 ms.
-        clips: a folder, video or image, or a list of them, to cut challenges from; None: one
+        clips: a folder, video or image, or a list of them, to cut challenges from (a photo is one
+            image challenge, frame id 0); None: an image element's own test photos, else one
             synthetic 30-frame clip.
         chute_answers: the chute's answers to the same challenges: a file or folder
             (kit.comply.challenges), or {challenge id or clip stem: answer or frames} (e.g. a
@@ -368,7 +379,8 @@ def comply(bundle: str | os.PathLike, element: Any = None, clips: Any = None, ch
     work = Path(tempfile.mkdtemp(prefix="tvkit-comply-challenges-"))
     try:
         os.chmod(work, 0o755)
-        challenges = build_challenges(clips if clips is not None else _default_clips(work), work / "frames",
+        challenges = build_challenges(clips if clips is not None else _default_clips(work, element, manifest),
+                                      work / "frames",
                                       mode, max_challenges, frames_per_challenge)
         try:
             expected, source = _reference(bundle, challenges, chute_answers)

@@ -21,7 +21,9 @@ and must offer `predict_batch` with `batch_images`, `offset` and `n_keypoints`
 
 The registry applies one more size rule: the whole repo against the element's
 `max_model_size_mb` (`hf_repo_size_exceeds_max`, upstream scorevision/utils/miner_registry.py:
-812-840, sizes in MiB); a miner over it never gets challenged. Both are checked here.
+812-840, sizes in MiB, summed over `list_repo_tree`, so the `.gitattributes` the Hub adds to
+every repo counts: `HF_GITATTRIBUTES_BYTES` is added here); a miner over it never gets
+challenged. Both are checked here.
 
 Differences, on purpose: every finding is reported (upstream stops at the first, which is
 `findings[0]` here, in upstream's order), each with its file and line; rule names are the
@@ -54,6 +56,9 @@ MAX_REPO_BYTES = 30 * 1024 * 1024
 #: What DESIGN.md gives an element without its own max_model_size_mb.
 DEFAULT_MAX_MODEL_SIZE_MB = 30.0
 REQUIRED_PARAMS = ("batch_images", "offset", "n_keypoints")
+#: The `.gitattributes` the Hub puts in every new repo (1519 bytes): the registry's size sum
+#: (`list_repo_tree`, miner_registry.py:812-843) counts it, a local bundle does not have it.
+HF_GITATTRIBUTES_BYTES = 1519
 
 Rule = Literal[
     "missing_miner_file", "symlink_escapes_repo", "disallowed_binary_artifact", "unsupported_artifact_suffix",
@@ -122,9 +127,11 @@ def _sizes(total: int, onnx: int, max_repo_bytes: int, max_model_size_mb: float 
     if total > max_repo_bytes:   # security.py:210
         out.append(Finding("repo_size_exceeded", ".", None, f"{total} bytes ({_mib(total)}) > {max_repo_bytes} "
                            f"({_mib(max_repo_bytes)}); use smaller models or quantise the ONNX"))
-    if max_model_size_mb and total / 2 ** 20 > max_model_size_mb:   # miner_registry.py:830
-        out.append(Finding("hf_repo_size_exceeds_max", ".", None, f"{_mib(total)} > the element's "
-                           f"max_model_size_mb {max_model_size_mb:g}; the registry never challenges this miner"))
+    hub_total = total + HF_GITATTRIBUTES_BYTES   # the Hub's own .gitattributes counts too (list_repo_tree)
+    if max_model_size_mb and hub_total / 2 ** 20 > max_model_size_mb:   # miner_registry.py:830
+        out.append(Finding("hf_repo_size_exceeds_max", ".", None, f"{_mib(hub_total)} (with the ~1.5 kB "
+                           f".gitattributes the Hub adds) > the element's max_model_size_mb {max_model_size_mb:g}; "
+                           "the registry never challenges this miner"))
     if onnx == 0:   # security.py:212
         out.append(Finding("no_onnx_model_found", ".", None, "no .onnx file in the repo; the runner needs one"))
     return out
