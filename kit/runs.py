@@ -474,6 +474,17 @@ def summary_html(result: RunResult, doc: dict[str, Any]) -> str:
             cells = "".join(f"<td class='num'>{'' if v is None else f'{v:.4f}'}</td>" for v in vals)
             out.append(f"<tr{' class=final' if k == 'final' else ''}><td>{e(k)}</td>{cells}</tr>")
         out.append("</table>")
+    for name, m in result.metrics.items():  # image elements: AP50, precision, recall, FPs per object
+        pc = m.get("per_class") if isinstance(m, dict) else None
+        if isinstance(pc, dict) and pc and all(isinstance(v, dict) for v in pc.values()):
+            keys = list(dict.fromkeys(k for v in pc.values() for k in v))
+            out.append(f"<h2>Per class ({e(name)})</h2><table><tr><th>object</th>"
+                       + "".join(f"<th>{e(k)}</th>" for k in keys) + "</tr>")
+            cell = lambda x: "-" if x is None else e(_fmt_value(x))  # noqa: E731 - no AP without truth: "-"
+            for cls, v in pc.items():
+                out.append(f"<tr><td>{e(str(cls))}</td>" + "".join(
+                    f"<td class='num'>{cell(v.get(k))}</td>" for k in keys) + "</tr>")
+            out.append("</table>")
     lat = latencies(result.metrics)
     if lat:
         out.append("<h2>Latency</h2><table>" + "".join(
