@@ -66,7 +66,7 @@ def test_the_fire_bundle_is_the_detect_miner_with_the_reference_model(fire_bundl
     assert "Generic Turbo Vision (subnet 44) Detect miner" in (fire_bundle / "miner.py").read_text()
     assert (fire_bundle / "model.onnx").read_bytes() == IMAGE_REFERENCE_MODEL.read_bytes()
     cfg = json.loads((fire_bundle / "miner.json").read_text())
-    assert (cfg["element_id"], cfg["input"], cfg["model"]) == ("manak0/Detect-fire", [384, 640], "model.onnx")
+    assert (cfg["element_id"], cfg["input"], cfg["model"]) == ("manak0/Detect-fire", [288, 512], "model.onnx")
     assert check_repo(fire_bundle, max_model_size_mb=30) == []
 
 

@@ -194,7 +194,7 @@ def test_push_asks_for_the_element_in_a_terminal(env, bundle, tmp_path):
     proc.wait(timeout=60)
     os.close(leader)
     text = seen.decode(errors="replace")
-    assert "1. PlayerDetect_v1@1.0" in text and "2. DetectBall_v1@1.0" in text and "a number from 1 to 3" in text
+    assert "1. PlayerDetect_v1@1.0" in text and "4. kit-example/Detect-fire" in text and "a number from 1 to 4" in text
     assert proc.returncode == 2 and "HF_TOKEN" in text and "not set" in text
 
 

@@ -241,7 +241,7 @@ def test_zero_shot_from_the_real_start_for_persons(tmp_path):
 def test_photo_presets_beside_the_football_ones():
     from kit.train import BROADCAST_AUG, PHOTO_AUG, preset
 
-    assert preset("cpu", "detect", "photo").imgsz == 512 and preset("cpu", "detect", "photo").export_hw == (384, 640)
+    assert preset("cpu", "detect", "photo").imgsz == 512 and preset("cpu", "detect", "photo").export_hw == (288, 512)
     assert preset("gpu", "detect", "photo").imgsz == 960
     assert PHOTO_AUG["scale"] == 0.75 and PHOTO_AUG["flipud"] == 0 and PHOTO_AUG["degrees"] == 0
     assert preset("cpu", "detect").export_hw == (288, 512) and BROADCAST_AUG["scale"] == 0.25  # football unchanged
@@ -329,5 +329,5 @@ def test_one_start_only(tmp_path):
         element_start(["fire"], tmp_path, init=tmp_path / "x.pt", from_scratch=True)
     with pytest.raises(KitError, match="--start and --init"):
         element_start(["fire"], tmp_path, start="tiny", init=tmp_path / "x.pt")
-    assert element_start(["fire"], tmp_path, from_scratch=True) == (None, {"name": None, "from_scratch": True,
-                                                                           "zero_shot": None})
+    assert element_start(["fire"], tmp_path, from_scratch=True) == ("yolov8n.yaml", {
+        "name": None, "from_scratch": True, "arch": "yolov8n.yaml", "zero_shot": None})

@@ -19,9 +19,12 @@ Decisions:
   with random weights (so "from the start" and "from scratch" compare like with like).
 - **Photo augmentation and presets** (`kit.train.PHOTO_AUG`, `PHOTO_PRESETS`): the training
   itself is `kit.train.train(aug="photo")`, the same engine the football wing uses. `smoke`
-  (1 epoch at 320) proves the pipeline; `cpu` is 12 epochs at 512, export 384 x 640 (an
-  ESTIMATE, not measured: 30-60 min on two cores for ~700 training photos); `gpu` is 100
-  epochs at 960, export 544 x 960 (an ESTIMATE, not measured: 20-40 min on one H100).
+  (1 epoch at 320) proves the pipeline; `cpu` is 12 epochs at 512, export 288 x 512, the
+  training scale (measured: one epoch of 731 photos takes 11 min on one core of a 2-core
+  machine, so ~2 h 15 min for 12; give `time=` hours to fit the schedule to a budget, as the
+  reference fire model did: 6 epochs in 1.1 h; the 288 x 512 export of its weights scored
+  0.376 vs 0.370 at 384 x 640 on held-out scenes, p95 77 vs 101 ms); `gpu` is 100 epochs at
+  960, export 544 x 960 (an ESTIMATE, not measured: 20-40 min on one H100).
 - **The record** (`record.json` in the run folder): element, objects, data (yaml, names,
   images per split), start (name, sha256, licence, what carried over), every training
   argument, metrics, seconds, the ONNX and its sha256, and the bundle when one was made.
