@@ -347,3 +347,21 @@ def test_revision_rows_and_figure_from_the_ledger(tmp_path):
     assert fig.axes[0].get_ylabel() == "final score"
     empty = revision_figure([], tmp_path / "e.png")
     assert "no chute tested yet" in empty.axes[0].texts[0].get_text()
+
+
+def test_plan_push_shows_the_whole_repo_against_the_elements_cap(tmp_path):
+    from kit.deploy.push import plan_push
+    from kit.manifest import example_manifest
+    from kit.settings import load_settings
+
+    s = load_settings(env_file=tmp_path / "none", environ={})
+    bundle = tmp_path / "b"
+    bundle.mkdir()
+    (bundle / "miner.py").write_text("x = 1\n")
+    (bundle / "model.onnx").write_bytes(b"\0" * (2 ** 20))
+    man = example_manifest()
+    note = next(n for n in plan_push(s, str(bundle), "kit-example/Detect-fire", manifest=man).notes if "MiB" in n)
+    assert "1.00 MiB of the element's 30 MiB cap" in note and note.endswith("fits")
+    man.element("kit-example/Detect-fire").max_model_size_mb = 0.5
+    note = next(n for n in plan_push(s, str(bundle), "kit-example/Detect-fire", manifest=man).notes if "MiB" in n)
+    assert "OVER" in note

@@ -565,6 +565,19 @@ def _plan_steps(s: Settings, bundle: str | None, element: str, repo: str, rev: s
     ]
 
 
+def _size_note(bundle: str, element: Any) -> str:
+    """The repo as the Hub will hold it (every file pushed + its .gitattributes) against the element's cap."""
+    from ..bundle import repo_files
+
+    total = sum(n for _, n in repo_files(bundle)) / 2 ** 20
+    cap = getattr(element, "max_model_size_mb", None)
+    if not cap:
+        return f"the repo will be {total:.2f} MiB (every file pushed and the Hub's .gitattributes)"
+    verdict = "fits" if total <= cap else "OVER: the registry never challenges it"
+    return (f"the repo will be {total:.2f} MiB of the element's {cap:g} MiB cap (every file pushed and the Hub's "
+            f".gitattributes): {verdict}")
+
+
 def plan_push(s: Settings, bundle: str | None = None, element_id: str | None = None, revision: str | None = None,
               deploy: bool = True, commit: bool = True, manifest: Any = None, template: str | None = None) -> Plan:
     """What `push` would do, as calls, and the exact commitment; touches nothing, needs no credential.
@@ -608,5 +621,7 @@ def plan_push(s: Settings, bundle: str | None = None, element_id: str | None = N
         notes.append("--no-commit: stops after the health check; the commitment is printed and the repo stays private")
     if manifest is not None and getattr(manifest, "example", False):
         notes.append(f"element checked against {manifest.describe()}; a real push checks the live manifest")
+    if bundle and Path(bundle).is_dir():
+        notes.append(_size_note(bundle, manifest.get_element(element) if manifest is not None else None))
     missing = s.missing(*required_settings(deploy, commit))
     return Plan(steps, commitment, repo, name, element, missing, notes)
