@@ -97,7 +97,8 @@ def prepare_data(element: Any, out_dir: str | os.PathLike, source: str = "", see
 
     Args:
         source: an export (YOLO, COCO, VOC, API truth) or a pulled starter pack; "" the shared set
-            for the element's objects with its known renames and drops (`default_source`).
+            for the element's objects with its known renames and drops (`default_source`), split as
+            the reference model that trained on it was (its test scenes are unseen; `seed` unused).
         mapping / drop: source class -> object, source classes to drop (added to the default's).
     Returns:
         kit.images.importer.ImageImport (`print(r)`: counts before and after, splits by scene).
@@ -109,14 +110,16 @@ def prepare_data(element: Any, out_dir: str | os.PathLike, source: str = "", see
     from .importer import import_images
     from .sources import default_source
 
+    split: dict[str, Any] = {"seed": seed}
     if source:
         src, base_map, base_drop = _source_folder(source), {}, []
-    else:
+    else:  # the shared set; split as the reference model's record says, so its test scenes are unseen
         d = default_source(element)
         src, base_map, base_drop = d.path, d.mapping, d.drop
+        split = d.split or split
     return import_images(src, Path(out_dir) / "dataset", list(element.objects or []),
-                         mapping={**base_map, **(mapping or {})}, drop=[*base_drop, *(drop or [])], seed=seed,
-                         progress=False)
+                         mapping={**base_map, **(mapping or {})}, drop=[*base_drop, *(drop or [])], progress=False,
+                         **split)
 
 
 def class_counts_figure(r: Any):
