@@ -1,10 +1,14 @@
 """The keypoint metric as of ea7412f (PitchCalib iou, PlayerDetect keypoints_iou): every zeroing rule and the score."""
+import re
+from importlib import metadata
+from pathlib import Path
+
 import cv2
 import numpy as np
 import pytest
 
 from kit import pitch
-from kit.evaluate.keypoints import RULES, is_bowtie, score_frame, score_keypoints, seen_edges
+from kit.evaluate.keypoints import RULES, UPSTREAM_OPENCV, is_bowtie, score_frame, score_keypoints, seen_edges
 
 # a subset of points hugging an edge, which an earlier validator zeroed (its blacklist is no longer used)
 EDGE_GROUP = (23, 24, 27, 28)
@@ -206,3 +210,112 @@ def test_kit_template_agrees_with_the_reference_on_synthetic_clips(reference_tem
         diffs.append(abs(ours.score - theirs.score))
         zeroed_differently += ours.rule != theirs.rule
     assert np.mean(diffs) <= 0.01 and zeroed_differently == 0
+
+
+# --- the validator's own numbers, under the validator's OpenCV (issue #24) ----------------------
+
+# (frame width, height, where the template corners TL, TR, BR, BL land, keypoint nudge in px,
+#  decimals the keypoints are sent with)
+UPSTREAM_VIEWS = [
+    (960, 540, ((120, 150), (840, 150), (1300, 620), (-340, 620)), 0.0, 0),
+    (960, 540, ((120, 150), (840, 150), (1300, 620), (-340, 620)), 9.0, 0),
+    (1280, 720, ((-150, 170), (1150, 150), (1900, 700), (-700, 740)), 0.0, 1),
+    (1280, 720, ((-150, 170), (1150, 150), (1900, 700), (-700, 740)), 16.0, 1),
+    (1280, 720, ((300, 120), (2600, 160), (3900, 900), (-400, 760)), 6.0, 0),
+    (960, 540, ((-500, 100), (700, 90), (1100, 560), (-1400, 600)), 11.5, 1),
+]
+# Upstream's scores for UPSTREAM_VIEWS, with the pixel sum of each view's frame. Produced once by
+# running upstream's `evaluate_keypoints_for_frame` (ea7412f non_vlm_scoring/keypoints.py:247, its
+# football KEYPOINT_TEMPLATES entry and template image) on `view_frame` / `view_keypoints` below,
+# in a venv with upstream's pins (uv.lock: opencv-python 4.12.0.88 headless build, numpy 2.2.6,
+# scipy 1.15.3; the one bench/parity_upstream.py's docstring builds). Under OpenCV 5.1.0 the kit
+# gives 0.98378 / 0.76971 / 0.88743 for views 1, 3, 5: findHomography and warpPerspective moved.
+UPSTREAM_SCORES_OPENCV_412 = [
+    (0.9999999999983572, 81993594),
+    (0.9838633871205016, 81993594),
+    (0.9762277773986947, 143406185),
+    (0.7696225784896713, 143406185),
+    (0.8094921759663348, 142165119),
+    (0.8869769260841, 80754425),
+]
+OPENCV_WHEELS = ("opencv-python", "opencv-python-headless", "opencv-contrib-python", "opencv-contrib-python-headless")
+
+
+def view_homography(corners):
+    """Template (1050 x 680) -> frame homography through the four corners, numpy alone (so the
+    test's input does not move with OpenCV)."""
+    a, b = [], []
+    for (x, y), (u, v) in zip([(0, 0), (1050, 0), (1050, 680), (0, 680)], corners):
+        a += [[x, y, 1, 0, 0, 0, -u * x, -u * y], [0, 0, 0, x, y, 1, -v * x, -v * y]]
+        b += [u, v]
+    return np.append(np.linalg.solve(np.array(a, float), np.array(b, float)), 1.0).reshape(3, 3)
+
+
+def view_frame(template, corners, w, h):
+    """The template seen through the view (nearest pixel, no OpenCV) over a grey background, with
+    a fixed integer texture standing in for sensor noise."""
+    inv = np.linalg.inv(view_homography(corners))
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
+    den = inv[2, 0] * xx + inv[2, 1] * yy + inv[2, 2]
+    sx = np.floor((inv[0, 0] * xx + inv[0, 1] * yy + inv[0, 2]) / den).astype(np.int64)
+    sy = np.floor((inv[1, 0] * xx + inv[1, 1] * yy + inv[1, 2]) / den).astype(np.int64)
+    inside = (den > 0) & (sx >= 0) & (sy >= 0) & (sx < template.shape[1]) & (sy < template.shape[0])
+    out = np.empty((h, w, 3), np.int64)
+    out[:] = (60, 60, 70)
+    out[inside] = template[sy[inside], sx[inside]]
+    texture = ((xx.astype(np.int64) * 37 + yy.astype(np.int64) * 91 + (xx * yy).astype(np.int64) % 13) % 11) - 5
+    return np.clip(out + texture[..., None], 0, 255).astype(np.uint8)
+
+
+def view_keypoints(corners, w, h, nudge, decimals):
+    """The 32 template keypoints seen through the view, nudged by a fixed pattern of `nudge` px and
+    rounded to `decimals` (0: ints); (0, 0) outside the frame."""
+    hm = view_homography(corners)
+    out = []
+    for i, (x, y) in enumerate(pitch.KEYPOINTS.tolist()):
+        p = hm @ np.array([x, y, 1.0])
+        u = p[0] / p[2] + nudge * ((i * 7) % 5 - 2) / 2
+        v = p[1] / p[2] + nudge * ((i * 3) % 5 - 2) / 2
+        u, v = (round(u), round(v)) if decimals == 0 else (round(u, decimals), round(v, decimals))
+        out.append([u, v] if 0 <= u < w and 0 <= v < h else [0, 0])
+    return out
+
+
+def _pinned_opencv() -> str:
+    text = (Path(__file__).resolve().parents[1] / "pyproject.toml").read_text()
+    pins = dict(re.findall(r'^\s*"(opencv-python(?:-headless)?)==([\d.]+)",', text, re.M))
+    assert set(pins) == {"opencv-python", "opencv-python-headless"} and len(set(pins.values())) == 1, (
+        f"pyproject.toml must pin opencv-python and opencv-python-headless to one exact version, got {pins}")
+    return pins["opencv-python-headless"]
+
+
+def test_opencv_is_the_validators():
+    """The keypoint metric (findHomography, warpPerspective) moves between OpenCV versions: only the
+    validator's OpenCV gives the validator's keypoint scores."""
+    pinned = _pinned_opencv()
+    assert pinned.startswith(UPSTREAM_OPENCV + "."), (pinned, UPSTREAM_OPENCV)
+    installed = {}
+    for dist in OPENCV_WHEELS:
+        try:
+            installed[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            pass
+    wrong = {d: v for d, v in installed.items() if v != pinned}
+    assert cv2.__version__ == UPSTREAM_OPENCV and not wrong, (
+        f"cv2 is OpenCV {cv2.__version__} (wheels installed: {installed}); the validator scores keypoints with "
+        f"OpenCV {pinned} (turbovision ea7412f uv.lock), so the kit's PitchCalib iou and keypoints_iou would not "
+        f"be the validator's. Reinstall: pip install -e '.[test]' (pyproject pins opencv-python and "
+        f"opencv-python-headless=={pinned}; both wheels ship cv2, so both must be that version)")
+
+
+@pytest.mark.parametrize("i", range(len(UPSTREAM_VIEWS)))
+def test_keypoint_scores_are_upstreams_under_its_opencv(i):
+    w, h, corners, nudge, decimals = UPSTREAM_VIEWS[i]
+    want, frame_sum = UPSTREAM_SCORES_OPENCV_412[i]
+    frame = view_frame(pitch.render_template(), corners, w, h)
+    assert int(frame.astype(np.int64).sum()) == frame_sum, "the view is drawn differently from when the numbers were made"
+    got = score_frame(frame, view_keypoints(corners, w, h, nudge, decimals))
+    assert got.rule is None and 0.5 < want < 1.0
+    assert abs(got.score - want) <= 1e-12, (
+        f"view {i}: kit {got.score!r}, upstream {want!r} under OpenCV 4.12.0; this cv2 is {cv2.__version__} "
+        f"(see test_opencv_is_the_validators)")

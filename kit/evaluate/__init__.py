@@ -14,7 +14,8 @@ The validator at ea7412f (upstream scorevision/utils/evaluate.py `post_vlm_ranki
 1. The answer gate: 0 unless `success` is true and the answer lists at least
    `min_frames_required` frames (the challenge meta sends its frame pick, 3 in video mode)
    and at most the video's frame count (evaluate.py:238). Frames are counted as listed,
-   duplicates included.
+   duplicates included. An answer upstream's scoring raises on (`answer.validator_raises`)
+   gets no score at all from a validator; the kit reports it as a failed gate with the reason.
 2. Per element: the answer read with the element's `objects` (`answer.py`), each pillar of
    `metrics.pillars` by the function the validator registers for the element's category and
    that pillar name (`REGISTERED_PILLARS`; PitchCalib's `iou` is the keypoint metric), the
@@ -46,6 +47,7 @@ not depend on the thread count (tested).
 
 from __future__ import annotations
 
+import math
 import os
 import random
 from collections import Counter, deque
@@ -61,7 +63,7 @@ from .. import KitError
 from ..contract import GroundTruth, load_ground_truth, read_json
 from ..datasets import VideoReader
 from ..manifest import EVALUATE_MODES, REGISTERED_PILLARS, Element, EvaluateMode, Manifest, load_manifest
-from .answer import ReadFrame, RefFrame, frame_count, read_frames, reference_frames
+from .answer import ReadFrame, RefFrame, frame_count, read_frames, reference_frames, validator_raises
 from .keypoints import RULES, KeypointScore, score_keypoints, seen_edges
 from .objects import (DETECTION_PILLARS, FRAME_PILLARS, FrameDetections, FrameRow, detection_metrics,
                       frame_detections, frame_row, smoothness)
@@ -247,15 +249,51 @@ def _pick_window(ids: list[int], seed: int | None) -> list[int]:
     return ids[start:start + WINDOW]
 
 
-def score_keypoint_frames(video: str | os.PathLike, keypoints_by_frame: dict[int, Any],
-                          template: np.ndarray | None = None, threads: int = 2) -> tuple[dict[int, KeypointScore], int, int, int]:
+def frame_store_positions(keys: list[Any]) -> dict[Any, int | None]:
+    """Which decoded video frame upstream's `FrameStore.get_frame` (utils/video_processing.py:149)
+    returns for each answered frame id, asked in this order: an int `n` is frame n; any other
+    value follows its seek logic, `CAP_PROP_POS_FRAMES` truncating toward zero and clamping at 0
+    (1.5 and 1.9 read frame 1, -8 frame 0, measured with OpenCV 4.12), a value within one after
+    the last asked is the next frame in decode order, and a value OpenCV cannot seek to (a
+    string, a bool) is no frame (the metric then scores 0, keypoints.py:363-382). Starts like a
+    fresh store; only odd ids (non-integer floats, negatives) could depend on that."""
+    out: dict[Any, int | None] = {}
+    current: Any = None
+    last = -1
+    for key in keys:
+        if key in out:
+            continue  # a cached frame (dict equality, as the store's cache)
+        try:
+            seek = current is None or key < current or key > current + 1
+            if seek:
+                if isinstance(key, bool) or not isinstance(key, (int, float)) or not math.isfinite(key):
+                    raise TypeError(key)
+                last = max(0, int(key))
+            else:
+                last += 1
+        except TypeError:
+            out[key] = None
+            continue
+        current = key
+        out[key] = last
+    return out
+
+
+def score_keypoint_frames(video: str | os.PathLike, keypoints_by_frame: dict[Any, Any],
+                          template: np.ndarray | None = None, threads: int = 2) -> tuple[dict[Any, KeypointScore], int, int, int]:
     """The keypoint metric for every answered frame: decode once, score on `threads` threads.
+    `keypoints_by_frame` is keyed by the answer's frame ids as sent (`frame_store_positions`
+    says which video frame each one is scored on).
 
     Returns (scores by frame id, OpenCV frame count, width, height).
     """
-    out: dict[int, KeypointScore] = {}
-    pending: deque[tuple[int, Future]] = deque()
+    out: dict[Any, KeypointScore] = {}
+    pending: deque[tuple[Any, Future]] = deque()
     limit = 4 * max(1, threads)  # frames in flight: keeps the workers busy, bounds the memory held
+    wanted: dict[int, list[Any]] = {}
+    for key, pos in frame_store_positions(list(keypoints_by_frame)).items():
+        if pos is not None:
+            wanted.setdefault(pos, []).append(key)
 
     def work(frame: np.ndarray, kps: Any) -> KeypointScore:
         fh, fw = frame.shape[:2]
@@ -264,19 +302,18 @@ def score_keypoint_frames(video: str | os.PathLike, keypoints_by_frame: dict[int
     with VideoReader(video) as reader, ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
         info = reader.info()
         n_total, w, h = info.n_frames, info.width, info.height
-        last = max(keypoints_by_frame, default=-1)
-        for fid, frame in reader.frames(max_frames=last + 1):
-            if fid in keypoints_by_frame:
-                pending.append((fid, pool.submit(work, frame, keypoints_by_frame[fid])))
+        for fid, frame in reader.frames(max_frames=max(wanted, default=-1) + 1):
+            for key in wanted.get(fid, ()):
+                pending.append((key, pool.submit(work, frame, keypoints_by_frame[key])))
             while len(pending) >= limit:  # wait for the oldest only, so decoding never stalls on a batch
-                pfid, fut = pending.popleft()
-                out[pfid] = fut.result()
-        for pfid, fut in pending:
-            out[pfid] = fut.result()
-    for fid in keypoints_by_frame:
-        if fid not in out:
-            out[fid] = score_keypoints(keypoints_by_frame[fid], w, h, None)  # no such frame
-    return {fid: out[fid] for fid in keypoints_by_frame}, n_total, w, h
+                pkey, fut = pending.popleft()
+                out[pkey] = fut.result()
+        for pkey, fut in pending:
+            out[pkey] = fut.result()
+    for key in keypoints_by_frame:
+        if key not in out:
+            out[key] = score_keypoints(keypoints_by_frame[key], w, h, None)  # no such frame
+    return {key: out[key] for key in keypoints_by_frame}, n_total, w, h
 
 
 def check_elements(elements: list[Element]) -> None:
@@ -444,6 +481,10 @@ def evaluate(answer: Any, ground_truth: GroundTruth | str | os.PathLike, video: 
     n_total, w, h = info.n_frames, info.width, info.height
     n_listed = frame_count(answer)
     reason = answer_gate(answer, n_listed, min_frames_required, n_total)
+    needs_kp = any((e.category, p) in KEYPOINT_PILLARS for e in chosen for p in e.pillars)
+    if not reason:
+        raised = next((r for r in (validator_raises(answer, e.objects, needs_kp) for e in chosen) if r), "")
+        reason = f"the validator raises on this answer and writes no score: {raised}" if raised else ""
     gt_ids = sorted(gt.by_frame())
     scored = gt_ids if mode == "full" else _pick_window(gt_ids, seed)
     ev = Evaluation(man, {}, 0.0, mode, seed if mode == "validator" else None, not reason, reason, n_total,
@@ -454,7 +495,6 @@ def evaluate(answer: Any, ground_truth: GroundTruth | str | os.PathLike, video: 
 
     answered = {e.id: read_frames(answer, e.objects) for e in chosen}
     refs = {e.id: reference_frames(gt, e.objects, gt_ids, n_total, (w, h)) for e in chosen}
-    needs_kp = any((e.category, p) in KEYPOINT_PILLARS for e in chosen for p in e.pillars)
 
     def object_side() -> dict[str, dict[str, Any]]:
         return {e.id: _object_side(e, answered[e.id], refs[e.id]) for e in chosen}

@@ -16,8 +16,16 @@ Answers (upstream scorevision/utils/evaluate.py:88 `parse_miner_prediction`):
   polygons.py:46 `_safe_detection_score`);
 - `polygons` entries take their points from `points`, `polygon` or `masks` (a list of [x, y]
   pairs); the box is the points' bounds;
-- frames are keyed by `frame_id` (missing: -1); a later entry with the same id replaces an
-  earlier one; keypoints are kept exactly as sent (`keypoints`, [] when absent).
+- frames are keyed by `frame_id` exactly as sent (missing: -1; evaluate.py:100,183), not converted:
+  Python's dict decides what matches a ground-truth frame number, so 3 and 3.0 (and True for 1)
+  match frame 3 (1), while "3" and 3.5 match nothing; smoothness orders frames by `sorted()` of
+  these keys (evaluate.py:391), so "10" comes before "9". A later entry with the same id replaces
+  an earlier one in the earlier one's place; keypoints are kept exactly as sent (`keypoints`, []
+  when absent);
+- answers on which the validator raises (`validator_raises`: a frame that is not an object, an
+  unhashable or unorderable mix of frame ids, boxes that are not a list, keypoints without a
+  length where a keypoint pillar reads them) get no score at all: upstream's runner logs the
+  exception and skips the miner for that challenge (validator/central/open_source/runner.py:552-575).
 
 Ground truth plays the validator's pseudo ground truth: the kit's boxes (cls_id 0 ball, 1
 goalkeeper, 2 player, 3 referee) become labels by name and are kept when the element asks for
@@ -59,9 +67,10 @@ class Det:
 
 @dataclass
 class ReadFrame:
-    """One answered frame after reading: boxes, polygons and keypoints as sent."""
+    """One answered frame after reading: boxes, polygons and keypoints as sent. `frame_id` is the
+    answer's value as sent (an int for any sane answer)."""
 
-    frame_id: int
+    frame_id: Any
     bboxes: list[Det] = field(default_factory=list)
     polygons: list[Det] = field(default_factory=list)
     keypoints: Any = field(default_factory=list)
@@ -170,34 +179,82 @@ def read_polygon(entry: Any, objects: list[str]) -> Det | None:
     return Det(min(xs), min(ys), max(xs), max(ys), label, _score_of(entry), _team_of(entry), pts)
 
 
-def read_frames(answer: Any, objects: list[str] | None) -> dict[int, ReadFrame]:
-    """Every answered frame by id, read for an element with these `objects`."""
+def _entries(answer: Any) -> list:
     preds = answer.get("predictions") if isinstance(answer, dict) else None
     entries = (preds.get("frames") if isinstance(preds, dict) else None) or []
+    return entries if isinstance(entries, list) else []
+
+
+def _listed(fr: dict[str, Any], key: str) -> list:
+    v = fr.get(key) or []
+    return v if isinstance(v, list) else [x for x in v] if isinstance(v, (str, dict, tuple)) else []
+
+
+def read_frames(answer: Any, objects: list[str] | None) -> dict[Any, ReadFrame]:
+    """Every answered frame by its `frame_id` as sent, read for an element with these `objects`
+    (upstream evaluate.py:88 `parse_miner_prediction`). Entries the validator would raise on are
+    skipped here; `validator_raises` says whether there are any."""
     names = list(objects or [])
     use_boxes = any(names)
-    out: dict[int, ReadFrame] = {}
-    for fr in entries if isinstance(entries, list) else []:
+    out: dict[Any, ReadFrame] = {}
+    for fr in _entries(answer):
         if not isinstance(fr, dict):
             continue
         fid = fr.get("frame_id", -1)
         try:
-            fid = int(fid)
-        except (TypeError, ValueError, OverflowError):
-            fid = -1
+            hash(fid)
+        except TypeError:
+            continue
         rf = ReadFrame(fid, keypoints=fr.get("keypoints", []))
         if use_boxes:
-            rf.bboxes = [d for d in (read_box(b, names) for b in fr.get("boxes") or []) if d is not None]
-            rf.polygons = [d for d in (read_polygon(p, names) for p in fr.get("polygons") or []) if d is not None]
+            rf.bboxes = [d for d in (read_box(b, names) for b in _listed(fr, "boxes")) if d is not None]
+            rf.polygons = [d for d in (read_polygon(p, names) for p in _listed(fr, "polygons")) if d is not None]
         out[fid] = rf
     return out
 
 
+def validator_raises(answer: Any, objects: list[str] | None, keypoints: bool) -> str:
+    """Why upstream's scoring raises on this answer once it passed the gate ("" when it does not):
+    then the validator writes no score for the challenge (runner.py:552-575 skips the miner).
+
+    >>> validator_raises({"predictions": {"frames": [{"frame_id": 0}, {"frame_id": "1"}]}}, ["ball"], False)
+    "frame ids 0 and '1' cannot be ordered (TypeError in evaluate.py:391 sorted(frame ids))"
+    """
+    preds = answer.get("predictions") if isinstance(answer, dict) else None
+    if preds and not isinstance(preds, dict):
+        return f"predictions is a {type(preds).__name__}, not an object (AttributeError in evaluate.py:223)"
+    entries = (preds or {}).get("frames") or []
+    if not isinstance(entries, list):
+        return f"predictions.frames is a {type(entries).__name__}, not a list (evaluate.py:97)"
+    keys: list[Any] = []
+    for i, fr in enumerate(entries):
+        if not isinstance(fr, dict):
+            return f"predictions.frames[{i}] is a {type(fr).__name__}, not an object (AttributeError in evaluate.py:100)"
+        fid = fr.get("frame_id", -1)
+        try:
+            hash(fid)
+        except TypeError:
+            return f"predictions.frames[{i}].frame_id {fid!r} is unhashable (TypeError in evaluate.py:183)"
+        for key in ("boxes", "polygons") if any(objects or []) else ():
+            v = fr.get(key) or []
+            if not hasattr(v, "__iter__"):
+                return f"predictions.frames[{i}].{key} is not a list (TypeError in evaluate.py:102/140)"
+        if keypoints and not hasattr(fr.get("keypoints", []), "__len__"):
+            return (f"predictions.frames[{i}].keypoints is {fr.get('keypoints')!r}, which has no length "
+                    "(TypeError in keypoints.py:380)")
+        keys.append(fid)
+    try:
+        sorted(dict.fromkeys(keys))
+    except TypeError:
+        odd = [k for k in keys if type(k) is not type(keys[0])]
+        return (f"frame ids {keys[0]!r} and {odd[0] if odd else keys[-1]!r} cannot be ordered "
+                "(TypeError in evaluate.py:391 sorted(frame ids))")
+    return ""
+
+
 def frame_count(answer: Any) -> int:
     """How many frames the answer lists (duplicates included), as the answer gate counts them."""
-    preds = answer.get("predictions") if isinstance(answer, dict) else None
-    entries = preds.get("frames") if isinstance(preds, dict) else None
-    return len(entries) if isinstance(entries, list) else 0
+    return len(_entries(answer))
 
 
 @dataclass

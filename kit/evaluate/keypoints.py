@@ -16,6 +16,16 @@ unused) are gone; the twist test is upstream's `is_bowtie` (ccw comparisons on t
 corners BL, BR, TR, TL), applied after the warp; the line-width test refuses any projected
 line blob whose bounding box is square (`has_a_wide_line`, aspect ratio >= 1).
 
+Exactness (checked by bench/parity_upstream.py against upstream's own functions): the same
+number as the validator needs the validator's OpenCV, 4.12.0.88 (upstream uv.lock at ea7412f).
+`findHomography` and `warpPerspective` changed in OpenCV 5 (a warped template differs in
+thousands of pixels by up to 7 grey levels), which moves an element's keypoint score by up to
+0.17 on random answers (a zeroing rule flips); the kit pins 4.12.0.88 (pyproject.toml) and
+`tests/test_evaluate_keypoints.py` fails when another OpenCV is installed. With the same OpenCV
+the kit and upstream agree exactly (max difference 0 over 600 random answers).
+Keypoint values are used as sent: a string or None where a number belongs makes upstream's
+comparisons raise inside its try, so the frame scores 0 (rule "error"), never float("12").
+
 The frame's seen-line edges depend on the frame alone, so `seen_edges` is split out, and it is
 the costly part: `score_keypoints` takes the edges or a function that makes them, and calls it
 only for frames that no earlier rule zeroed (a zero is a zero, whichever rule comes first).
@@ -23,6 +33,7 @@ only for frames that no earlier rule zeroed (a zero is a zero, whichever rule co
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 from typing import Callable, Union
 
@@ -42,6 +53,7 @@ RULES = (
     "ground_too_large", "lines_empty_or_full", "wide_line", "lines_too_small", "spread_too_wide",
     "mostly_unexpected_lines", "error",
 )
+UPSTREAM_OPENCV = "4.12.0"  # the OpenCV validators score with (opencv-python 4.12.0.88, upstream uv.lock)
 
 
 @dataclass(frozen=True)
@@ -146,9 +158,11 @@ def _score(keypoints, W: int, H: int, edges: EdgesArg, template: np.ndarray | No
     if not isinstance(keypoints, (list, tuple, np.ndarray)) or len(keypoints) != N_KEYPOINTS:
         n = len(keypoints) if hasattr(keypoints, "__len__") else "no"
         return _zero("keypoint_count", f"{n} keypoints instead of {N_KEYPOINTS}")
-    pts = np.array([[float(x), float(y)] for x, y in keypoints], dtype=np.float64)  # upstream unpacks (x, y)
-    if pts.shape != (N_KEYPOINTS, 2):
-        raise ValueError(f"keypoints must be [x, y] pairs, got shape {pts.shape}")
+    pairs = [(x, y) for x, y in keypoints]  # upstream unpacks (x, y) (keypoints.py:258)
+    bad = next(((x, y) for x, y in pairs if not all(isinstance(v, numbers.Real) for v in (x, y))), None)
+    if bad is not None:  # upstream compares x < 0 on the value as sent: a string or None raises, the frame is 0
+        raise TypeError(f"keypoint {list(bad)!r} is not a pair of numbers")
+    pts = np.array(pairs, dtype=np.float64)
 
     # 2. out-of-frame points become (0, 0); visible = not (0, 0)
     zero = (pts[:, 0] == 0) & (pts[:, 1] == 0)
