@@ -299,7 +299,7 @@ def package_image(out: str | os.PathLike, element: Any, model: str | os.PathLike
             raise KitError(f"{template / name}: missing from the Detect bundle template")
     cfg = {"element_id": element.id, "objects": list(element.objects), "model": IMAGE_MODEL_NAME,
            "input": list(classes.input_hw) if classes.input_hw else None, "model_names": classes.names,
-           "class_map": classes.class_map, **DETECT_DEFAULTS}
+           "class_map": classes.class_map, **DETECT_DEFAULTS, **_tuned_settings(model, element)}
 
     def fill(tmp: Path) -> float | None:
         _copy_template(template, tmp)
@@ -310,6 +310,19 @@ def package_image(out: str | os.PathLike, element: Any, model: str | os.PathLike
         return element.max_model_size_mb
 
     return _install(out, fill, max_model_size_mb, run_self_test, check=check_repo_size)
+
+
+def _tuned_settings(model: Path, element: Any) -> dict[str, Any]:
+    """The reference model's thresholds as `tvkit tune` chose them (its run.json `miner`), for
+    a bundle of that model whose element has the same objects; {} for any other model."""
+    run = Path(model).parent / "run.json"
+    if Path(model).resolve() != IMAGE_REFERENCE_MODEL.resolve() or not run.is_file():
+        return {}
+    doc = json.loads(run.read_text())
+    tuned = doc.get("miner") or {}
+    if not tuned or [o.strip().lower() for o in element.objects] != [o.lower() for o in doc["data"]["objects"]]:
+        return {}
+    return dict(tuned)
 
 
 def _image_model(element: Any, model: str | os.PathLike | None) -> Path:

@@ -809,6 +809,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .comply.cli import add_comply_commands
 
     add_comply_commands(sub)
+    from .tune.cli import add_tune_command
+
+    add_tune_command(sub)
     return p
 
 

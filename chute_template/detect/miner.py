@@ -185,37 +185,59 @@ class Miner:
         self.thresholds = np.array([float(conf.get(self.objects[c], default)) if c >= 0 else np.inf
                                     for c in self.out_cls], dtype=np.float32)
 
-    def detect(self, img: np.ndarray) -> list[Box]:
-        """One BGR image: its boxes in the image's own pixels, by the element's cls_id."""
+    def candidates(self, img: np.ndarray, floor: float | None = None) -> dict:
+        """One BGR image through the model: every candidate box at or above `floor` (default: the
+        lowest threshold in use), before NMS, in the image's own pixels, with its model class and
+        score. `select_indices` and `boxes` turn them into the answer; `tvkit tune` caches them and
+        sweeps the thresholds, NMS IoU and max_det without running the model again."""
         H, W = img.shape[:2]
         blob, r, left, top = letterbox(img, self.h, self.w)
         out = self.session.run(None, {self.input_name: blob})[0][0]          # (4 + nc, N)
         scores_all = out[4:]
         cls = np.argmax(scores_all, axis=0)
         scores = scores_all[cls, np.arange(scores_all.shape[1])]
-        keep = scores >= self.thresholds[cls]
-        if not keep.any():
-            return []
+        lowest = float(np.min(self.thresholds)) if floor is None else float(floor)
+        keep = scores >= lowest
         xywh, scores, cls = out[:4, keep].T, scores[keep], cls[keep]
-        if len(scores) > self.cfg["pre_nms_topk"]:
-            top_k = np.argsort(-scores, kind="stable")[: int(self.cfg["pre_nms_topk"])]
-            xywh, scores, cls = xywh[top_k], scores[top_k], cls[top_k]
         boxes = np.concatenate([xywh[:, :2] - xywh[:, 2:] / 2, xywh[:, :2] + xywh[:, 2:] / 2], axis=1)
         boxes = (boxes - np.array([left, top, left, top], np.float32)) / r
+        return {"boxes": boxes, "scores": scores, "cls": cls, "size": (H, W)}
+
+    def select_indices(self, cand: dict, thresholds: np.ndarray | None = None, nms_iou: float | None = None,
+                       max_det: int | None = None) -> list[int]:
+        """Which `candidates` answer, in answer order: per model class score threshold, top-k, NMS
+        per class, highest scores first, at most `max_det` (None: miner.json's setting)."""
+        thresholds = self.thresholds if thresholds is None else thresholds
+        nms_iou = float(self.cfg["nms_iou"] if nms_iou is None else nms_iou)
+        max_det = int(self.cfg["max_det"] if max_det is None else max_det)
+        scores, cls = cand["scores"], cand["cls"]
+        pool = np.flatnonzero(scores >= thresholds[cls])
+        if len(pool) > self.cfg["pre_nms_topk"]:
+            pool = pool[np.argsort(-scores[pool], kind="stable")[: int(self.cfg["pre_nms_topk"])]]
         kept = []
-        for c in np.unique(cls):
-            idx = np.flatnonzero(cls == c)
-            kept += [int(idx[k]) for k in nms(boxes[idx], scores[idx], float(self.cfg["nms_iou"]))]
+        for c in np.unique(cls[pool]):
+            idx = pool[cls[pool] == c]
+            kept += [int(idx[k]) for k in nms(cand["boxes"][idx], scores[idx], nms_iou)]
         kept.sort(key=lambda i: -float(scores[i]))
-        out_boxes = []
-        for i in kept[: int(self.cfg["max_det"])]:
-            x1, y1, x2, y2 = (int(round(v)) for v in boxes[i])
+        return kept[:max_det]
+
+    def boxes(self, cand: dict, indices) -> list[Box]:
+        """These candidates as the answer's boxes: ints, clipped to the image, empty ones dropped."""
+        H, W = cand["size"]
+        out = []
+        for i in indices:
+            x1, y1, x2, y2 = (int(round(v)) for v in cand["boxes"][i])
             x1, x2 = min(max(x1, 0), W), min(max(x2, 0), W)
             y1, y2 = min(max(y1, 0), H), min(max(y2, 0), H)
             if x2 > x1 and y2 > y1:
-                out_boxes.append(Box(x1=x1, y1=y1, x2=x2, y2=y2, cls_id=int(self.out_cls[cls[i]]),
-                                     conf=round(float(scores[i]), 4)))
-        return out_boxes
+                out.append(Box(x1=x1, y1=y1, x2=x2, y2=y2, cls_id=int(self.out_cls[cand["cls"][i]]),
+                               conf=round(float(cand["scores"][i]), 4)))
+        return out
+
+    def detect(self, img: np.ndarray) -> list[Box]:
+        """One BGR image: its boxes in the image's own pixels, by the element's cls_id."""
+        cand = self.candidates(img)
+        return self.boxes(cand, self.select_indices(cand))
 
     def predict_batch(self, batch_images: list[np.ndarray], offset: int, n_keypoints: int) -> list[FrameResult]:
         """One `FrameResult` per image, in order: frame_id = offset + i, boxes, n_keypoints [0, 0]."""

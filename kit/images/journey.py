@@ -3,7 +3,8 @@
 Usage: `el = resolve_element(element, manifest)`; then per notebook `r = prepare_data(el, out_dir)`
 (01), `t = train_detector(el, r.data_yaml, "smoke", out_dir)` and `bundle, source =
 hand_on_bundle(el, t.package(out_dir / "bundle"), out_dir)` (02), `ev = score_images(bundle, el,
-truth, out_dir)` (03), `dry_run(bundle, el, images)` / `comply_images(...)` (04), `size_check(bundle, el)` (05).
+truth, out_dir)` and `tuned = tune_thresholds(bundle, el, truth, out_dir)` (03), `dry_run(bundle, el,
+images)` / `comply_images(...)` (04), `size_check(bundle, el)` (05).
 
 Decisions (issues 22 and 26: one journey for any element, thin notebooks):
 - **One set of notebooks.** Notebooks 00-05 take `element` and `manifest`; the first code cell
@@ -327,6 +328,22 @@ def score_metrics(ev: Any) -> dict[str, Any]:
     return {"breakdown": ev.breakdown, "per_class": ev.per_class, "elements": d["elements"],
             "n_images": d["n_images"], "n_scored": d["n_scored"], "n_failed": d["n_failed"],
             "gate_passed": d["gate"]["passed"], "notes": d["notes"]}
+
+
+def tune_thresholds(bundle: str | os.PathLike, element: Any, data: str | os.PathLike, out_dir: str | os.PathLike,
+                    write: bool = True, min_images: int = 30):
+    """The bundle's thresholds swept by the exact score (kit.tune): chosen on `data`'s val split,
+    reported on its test split; written into the bundle's miner.json when `write` and the val
+    split decides. `data` "" is the element's default photos (imported into `out_dir`)."""
+    from ..tune import tune_bundle
+
+    if not data:
+        data = prepare_data(element, out_dir).data_yaml
+    result = tune_bundle(bundle_for(bundle, element, out_dir), element, data, min_images=min_images, log=None)
+    if write and result.decided:
+        result.write()
+    result.figure().savefig(Path(out_dir) / "tune.png", dpi=100)
+    return result
 
 
 # --- 04: dry run and compliance --------------------------------------------------------------------

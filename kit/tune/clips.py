@@ -1,0 +1,173 @@
+"""Football (clip) elements: the models run once per frame, the miner's logic re-runs per setting.
+
+Usage: `obj = ClipObjective(miner, element, [("a.mp4", "a.json"), ...])`; `obj.finals({"det_conf":
+0.3, "det_iou": 0.55, "ball_conf": 0.2})` -> each clip's final score of the element, exactly as
+`tvkit predict` + `tvkit evaluate` (full mode) give at that setting.
+
+Why replay and not a filter: the football miner (chute_template/bundle/miner.py) feeds its
+detections to a tracker that reports a track only after `min_hits` detections, carries it
+through gaps and votes teams along it, so a threshold changes more than a tail. What does not
+change with the thresholds is what costs: the detector's raw output per frame (its ONNX run) and
+the pitch keypoints (`Miner.keypoints`, which reads only the frame and the pitch settings). The
+first pass records both per frame; every setting then re-runs `predict_batch` on the decoded
+frames with those two replayed in call order, so the tracker, team votes and box output are the
+miner's own code at the new setting. `tests/test_tune.py` checks a replay against a fresh miner.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .. import KitError
+from ..contract import answer_ok, frame_dict, load_ground_truth
+from ..manifest import Element
+
+__all__ = ["ClipObjective", "clip_space", "find_clips", "tune_clips", "CLIP_KNOBS"]
+
+#: The football miner's knobs a sweep changes, and their grids.
+CLIP_KNOBS = {"det_conf": [0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5], "det_iou": [0.45, 0.55, 0.65, 0.75],
+              "ball_conf": [0.05, 0.1, 0.15, 0.2, 0.3, 0.4]}
+#: Decoded frames kept in memory at most (a 1280 x 720 frame is 2.8 MB).
+MAX_FRAMES = 3000
+
+
+class _Replay:
+    """Records a callable's results in call order on the first pass, replays them after."""
+
+    def __init__(self, fn: Any):
+        self.fn, self.tape, self.pos, self.recording = fn, [], 0, True
+
+    def rewind(self, recording: bool = False) -> None:
+        self.pos, self.recording = 0, recording
+        if recording:
+            self.tape = []
+
+    def __call__(self, *args: Any) -> Any:
+        if self.recording:
+            self.tape.append(self.fn(*args))
+            return self.tape[-1]
+        if self.pos >= len(self.tape):
+            raise KitError("replay ran past its recording: the miner called its model more often than on the "
+                           "first pass (a knob outside the sweep's changed how it runs)")
+        self.pos += 1
+        return self.tape[self.pos - 1]
+
+
+def find_clips(folder: str | Path) -> list[tuple[Path, Path]]:
+    """(video, truth) pairs of a folder: `<name>.mp4` beside `<name>.json`."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise KitError(f"{folder}: no such folder of clips (`tvkit synth --clips 6 --out DIR` makes some)")
+    pairs = [(v, v.with_suffix(".json")) for v in sorted(folder.glob("*.mp4")) if v.with_suffix(".json").is_file()]
+    if not pairs:
+        raise KitError(f"{folder}: no <name>.mp4 with its <name>.json ground truth")
+    return pairs
+
+
+class ClipObjective:
+    """The element's exact score over labelled clips for any football miner setting (module doc)."""
+
+    def __init__(self, miner: Any, element: Element, clips: list[tuple[Path, Path]], manifest: Any = None):
+        from ..datasets import iter_frames
+
+        missing = [k for k in CLIP_KNOBS if k not in getattr(miner, "cfg", {})]
+        if missing or not hasattr(miner, "detector") or not hasattr(miner, "keypoints"):
+            raise KitError(f"the bundle's miner has no {missing or 'detector/keypoints'}: clip tuning needs the kit's "
+                           "football miner (chute_template/bundle/miner.py)")
+        self.miner, self.element, self.manifest = miner, element, manifest
+        self.clips, self.frames, self.truths, self.tapes = list(clips), [], [], []
+        total = 0
+        for video, truth in self.clips:
+            frames = [f for _, f in iter_frames(video)]
+            total += len(frames)
+            if total > MAX_FRAMES:
+                raise KitError(f"the clips hold more than {MAX_FRAMES} frames: tuning keeps them decoded in memory; "
+                               "give fewer or shorter clips")
+            self.frames.append(frames)
+            self.truths.append(load_ground_truth(truth))
+        self.detector, self.keypoints = _Replay(miner.detector), _Replay(miner.keypoints)
+        miner.detector, miner.keypoints = self.detector, self.keypoints
+        t0 = time.perf_counter()
+        for i in range(len(self.clips)):
+            self.detector.rewind(recording=True)
+            self.keypoints.rewind(recording=True)
+            self._predict(i)
+            self.tapes.append((self.detector.tape, self.keypoints.tape))
+        self.model_seconds = time.perf_counter() - t0
+        self.n = len(self.clips)
+        self.memo: dict[tuple, Any] = {}
+
+    def _predict(self, i: int) -> dict[str, Any]:
+        results = self.miner.predict_batch(self.frames[i], 0, 32)
+        return answer_ok([frame_dict(r) for r in results])
+
+    def answer(self, i: int, setting: dict[str, Any]) -> dict[str, Any]:
+        """Clip i's answer at this setting (the miner's own code, its models replayed)."""
+        self.miner.cfg.update(setting)
+        self.detector.tape, self.keypoints.tape = self.tapes[i]
+        self.detector.rewind()
+        self.keypoints.rewind()
+        return self._predict(i)
+
+    def _score(self, i: int, setting: dict[str, Any]) -> Any:
+        from ..evaluate import evaluate
+        from .search import setting_key
+
+        key = (i, setting_key(setting))
+        if key not in self.memo:
+            ev = evaluate(self.answer(i, setting), self.truths[i], self.clips[i][0], self.manifest,
+                          [self.element.id], spread=False)
+            self.memo[key] = ev.elements[self.element.id]
+        return self.memo[key]
+
+    def finals(self, setting: dict[str, Any]) -> np.ndarray:
+        return np.array([self._score(i, setting).final for i in range(self.n)], dtype=float)
+
+    def proxy(self, setting: dict[str, Any]) -> float:
+        """0.6 x mAP50 + 0.4 x precision pooled over the clips' frames (the community's proxy)."""
+        from ..evaluate.objects import detection_metrics
+
+        fds = [fd for i in range(self.n) for fd in (self._score(i, setting).detections or [])]
+        m = detection_metrics(fds)
+        return 0.6 * float(m["map50"]) + 0.4 * float(m["precision"])
+
+
+def clip_space(cfg: dict[str, Any]) -> Any:
+    from .search import Space
+
+    default = {k: cfg[k] for k in CLIP_KNOBS}
+    grid = {k: sorted(set(v) | {default[k]}) for k, v in CLIP_KNOBS.items()}
+    return Space({"det_conf": grid["det_conf"], "det_iou": grid["det_iou"]}, {"ball_conf": grid["ball_conf"]}, default)
+
+
+def tune_clips(bundle: Path, element: Element, data: Any, holdout: bool, min_clips: int, log: Any = print,
+               manifest: Any = None) -> Any:
+    """`tune_bundle` for a football element: clips alternate into tune and held-out halves."""
+    from ..comply import load_miner
+    from .result import TuneResult
+    from .search import check_size, compare, search
+
+    if data is None:
+        raise KitError(f"tune {element.id}: give --data, a folder of labelled clips (<name>.mp4 + <name>.json)")
+    pairs = find_clips(data)
+    tune, held = (pairs[0::2], pairs[1::2]) if holdout else (pairs, [])   # 1st, 3rd, ... / 2nd, 4th, ...
+    check_size(len(tune), min_clips, "clips")
+    try:
+        miner = load_miner(bundle)
+    except Exception as e:  # noqa: BLE001 - the miner's own error, whatever it is
+        raise KitError(f"{bundle}/miner.py does not load: {type(e).__name__}: {e}") from e
+    objective = ClipObjective(miner, element, tune, manifest)
+    if log:
+        log(f"{len(tune)} tune clips through the models once ({objective.model_seconds:.1f} s)")
+    hold = ClipObjective(load_miner(bundle), element, held, manifest) if held else None
+    space = clip_space(miner.cfg)
+    sweep = search(objective, space)
+    figures = compare(objective, hold, sweep, "det_conf", space.joint["det_conf"])
+    return TuneResult(element.id, "clip", bundle, str(data), "odd" if holdout else "all", "even" if holdout else None,
+                      objective.n, hold.n if hold else 0, sweep, figures["proxy"],
+                      figures["tune"], figures.get("holdout", {}), figures["interval"],
+                      objective.model_seconds + (hold.model_seconds if hold else 0.0), dict)
