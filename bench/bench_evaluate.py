@@ -91,7 +91,8 @@ def full_canvas_smoothness(answered):
             groups.setdefault(k, []).append(m)
     scores = []
     for seq in groups.values():
-        ious = [np.count_nonzero(a & b) / np.count_nonzero(a | b) if (a | b).any() else 1.0 for a, b in zip(seq, seq[1:])]
+        ious = [np.count_nonzero(a & b) / np.count_nonzero(a | b) if (a | b).any() else 1.0
+                for a, b in zip(seq, seq[1:])]
         if len(ious) < 2:
             scores.append(0.0)
             continue

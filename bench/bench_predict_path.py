@@ -38,7 +38,8 @@ def main():
             runs = {"video": rehearse(run.base_url, video, mode="video"),
                     "frames (base64 PNG)": rehearse(run.base_url, video, mode="frames", n_frames=a.frames_in_body),
                     "frames (urls only)": _urls_only(run.base_url, video, a.frames_in_body)}
-    out = {"frames": a.frames, "frames_in_body": a.frames_in_body, "plain_predict_batch_ms_per_frame": round(plain_ms, 2),
+    out = {"frames": a.frames, "frames_in_body": a.frames_in_body,
+           "plain_predict_batch_ms_per_frame": round(plain_ms, 2),
            "modes": {k: {"ok": r.ok, "seconds": round(r.seconds, 3), "ms_per_frame": round(r.ms_per_frame, 2),
                          "overhead_ms_per_frame": round(r.ms_per_frame - plain_ms, 2),
                          "ratio_to_plain": round(r.ms_per_frame / plain_ms, 3)} for k, r in runs.items()}}
@@ -54,7 +55,7 @@ def main():
 def _urls_only(base_url, video, n):
     """Frames mode with each frame's url and no data: the chute fetches every PNG itself."""
     from kit.chute.dryrun import ClipServer
-    from kit.chute.rehearse import frames_challenge_for, post_challenge, Rehearsal
+    from kit.chute.rehearse import Rehearsal, frames_challenge_for, post_challenge
 
     with ClipServer(video.parent) as server:
         body = frames_challenge_for(video, n, server=server, with_data=False)

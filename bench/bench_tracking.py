@@ -65,8 +65,8 @@ def main():
             for name, ans in (("raw", raw), ("tracked", tracked(raw, mod, cfg))):
                 ev = evaluate(ans, gt, video, elements=[ELEMENT], mode="full")
                 rows[name].append({k: ev.breakdown[f"{ELEMENT}/{k}"] for k in KEYS})
-    print(f"{ELEMENT} of the kit's example manifest; noise: corner jitter {a.jitter} px, miss rate {a.miss}, {a.fp} false players/frame; "
-          f"{a.clips} clips x {a.frames} frames")
+    print(f"{ELEMENT} of the kit's example manifest; noise: corner jitter {a.jitter} px, miss rate {a.miss}, "
+          f"{a.fp} false players/frame; {a.clips} clips x {a.frames} frames")
     print(f"{'':10}" + "".join(f"{k[:14]:>16}" for k in KEYS))
     for name, bs in rows.items():
         print(f"{name:10}" + "".join(f"{np.mean([b[k] for b in bs]):16.4f}" for k in KEYS))

@@ -212,7 +212,8 @@ def _answer_boxes(rng: random.Random, dets: list[dict], objects: list[str], w: i
         entry.update(_odd_team(rng, d.get("team_no")))
         if rng.random() < 0.15:
             pts = _poly_in(rng, [int(v) for v in jb])
-            polys.append({"cls_id": entry["cls_id"], "points": pts, **{k: v for k, v in entry.items() if k != "cls_id"}})
+            polys.append({"cls_id": entry["cls_id"], "points": pts,
+                          **{k: v for k, v in entry.items() if k != "cls_id"}})
         else:
             entry.update(dict(zip(("x1", "y1", "x2", "y2"), coords)))
             if rng.random() < adv * 0.2:
@@ -429,7 +430,8 @@ def compare(cases, kit_res, up_res, tol: float) -> tuple[dict[str, float], list,
         if "error" in u or "error" in k:
             raised.append((c, k, u))
             if ("error" in u) != ("error" in k):
-                rows.append((float("inf"), c["id"], "raises", k.get("final", float("nan")), u.get("final", float("nan"))))
+                rows.append((float("inf"), c["id"], "raises", k.get("final", float("nan")),
+                             u.get("final", float("nan"))))
             continue
         keys = [f"{c['kind']}:{p}" for p in c["element"]["pillars"]] + ["S", "gated", "final"]
         missing = 0.0 if not u["pillars"] else float("nan")  # a failed gate: upstream's breakdown is empty
@@ -455,7 +457,8 @@ def run_upstream(cases, tv: Path, python: str) -> list[dict[str, Any]]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--turbovision", required=True, type=Path, help="a turbovision checkout (ea7412f) with scorevision/")
+    ap.add_argument("--turbovision", required=True, type=Path,
+                    help="a turbovision checkout (ea7412f) with scorevision/")
     ap.add_argument("--seed", type=int, default=11)
     ap.add_argument("--n", type=int, default=300)
     ap.add_argument("--upstream-python", default=sys.executable, help="interpreter with upstream's pinned libraries")

@@ -215,7 +215,8 @@ def check_bittensor() -> Check:
 def check_btcli() -> Check:
     exe = shutil.which("btcli")
     return Check("btcli", exe is not None, exe or "not installed",
-                 "" if exe else f"`pip install bittensor-cli` in its own environment, for `btcli subnet register --netuid {NETUID}`",
+                 "" if exe else ("`pip install bittensor-cli` in its own environment, "
+                                 f"for `btcli subnet register --netuid {NETUID}`"),
                  essential=False, group="optional")
 
 

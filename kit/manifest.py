@@ -467,9 +467,9 @@ def _element(raw: Any, where: str, p: _Problems) -> Element | None:
         groundtruth_type=_choice(raw.get("groundtruth_type"), GROUND_TRUTH_TYPES, f"{label}.groundtruth_type", p),
     )
     if eid and track != "private" and category_of(eid) is None:
-        p.add(f"{label}.id", f"{eid!r} names no element category: {_prefix_hint()}. Upstream's own example_manifest.yml "
-                             "has this problem with 'BallDetect_v1@1.0'. Rename the element (e.g. 'Detect...') or mark "
-                             "it track: private")
+        p.add(f"{label}.id", f"{eid!r} names no element category: {_prefix_hint()}. Upstream's own "
+                             "example_manifest.yml has this problem with 'BallDetect_v1@1.0'. Rename the element "
+                             "(e.g. 'Detect...') or mark it track: private")
     return el
 
 
@@ -483,7 +483,8 @@ def parse_manifest(data: Any, source: str = "manifest", strict: bool = True) -> 
         ManifestError: listing every problem (where, what, what to do).
 
     >>> parse_manifest({"window_id": "w", "version": 1.3, "expiry_block": 9, "tee": {"trusted_share_gamma": 0},
-    ...                 "elements": [{"id": "Detect-fire", "objects": ["fire"], "metrics": {"pillars": {"map50": 1}}}]}).ids
+    ...                 "elements": [{"id": "Detect-fire", "objects": ["fire"],
+    ...                               "metrics": {"pillars": {"map50": 1}}}]}).ids
     ['Detect-fire']
     """
     p = _Problems()

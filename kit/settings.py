@@ -34,7 +34,8 @@ SETTINGS_HELP: dict[str, tuple[bool, str]] = {
                               "only (never the write token): https://huggingface.co/settings/tokens; it is stored "
                               "on your chute as its HF_TOKEN secret so Chutes can load the private repo"),
     "BITTENSOR_WALLET_COLD": (False, "the coldkey (wallet) name: `btcli wallet new_coldkey --wallet.name NAME`"),
-    "BITTENSOR_WALLET_HOT": (False, "the hotkey name: `btcli wallet new_hotkey --wallet.name COLD --wallet.hotkey NAME`"),
+    "BITTENSOR_WALLET_HOT": (False, "the hotkey name: "
+                                    "`btcli wallet new_hotkey --wallet.name COLD --wallet.hotkey NAME`"),
     "BITTENSOR_WALLET_PATH": (False, "where btcli keeps wallets (default ~/.bittensor/wallets)"),
     "SCOREVISION_NETUID": (False, "the subnet the commitment goes to (default 44; 423 is the testnet's)"),
     "BITTENSOR_SUBTENSOR_ENDPOINT": (False, "the chain endpoint bittensor talks to (default finney)"),

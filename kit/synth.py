@@ -62,8 +62,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from . import KitError
-from . import pitch
+from . import KitError, pitch
 from .contract import BALL, GOALKEEPER, PLAYER, REFEREE, GroundTruth, GTBox, GTFrame, save_ground_truth
 
 __all__ = ["DIFFICULTIES", "Difficulty", "ClipRenderer", "clip_seed", "render_frames", "generate_clip",
@@ -264,7 +263,8 @@ def _camera_path(rng: np.random.Generator, center: np.ndarray, ball: np.ndarray,
         t = np.arange(n) / fps
         for arr in (pans, tilts):
             f1, f2, p1, p2 = rng.uniform(0.7, 1.6), rng.uniform(2.0, 4.5), rng.uniform(0, 6.3), rng.uniform(0, 6.3)
-            arr += np.radians(diff.shake_deg) * (np.sin(2 * np.pi * f1 * t + p1) + 0.5 * np.sin(2 * np.pi * f2 * t + p2))
+            arr += np.radians(diff.shake_deg) * (np.sin(2 * np.pi * f1 * t + p1)
+                                                 + 0.5 * np.sin(2 * np.pi * f2 * t + p2))
     # No real camera is perfectly level; a perfectly level one at pan 0 would show the far
     # touchline as an exact pixel row, and the metric zeroes a pitch that projects to an exact
     # rectangle.
@@ -1051,7 +1051,8 @@ def _simulate(rng: np.random.Generator, people: list[Person], n_frames: int, fps
         target[order[0]] = ball[:2]
         target[order[1]] = ball[:2] + 45 * _unit(np.array([own_goal[order[1]], 340.0]) - ball[:2])
         if mode == "held" and role[holder] == "player":
-            target[holder] = pos[holder] + np.array([direction[holder] * 110, 0.0]) + (target[holder] - pos[holder]) * 0.3
+            target[holder] = (pos[holder] + np.array([direction[holder] * 110, 0.0])
+                              + (target[holder] - pos[holder]) * 0.3)
             cap[holder] = 55.0
         elif mode == "held":
             target[holder] = pos[holder]

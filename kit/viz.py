@@ -12,8 +12,8 @@ Nothing here downloads anything: supervision's labels use OpenCV's built-in Hers
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import cv2
 import numpy as np

@@ -31,7 +31,9 @@ def export_untrained(out_dir: Path, hw=(192, 320)) -> tuple[Path, Path]:
         d = yaml_model_load(cfg)
         d.update(extra)
         d.pop("yaml_file", None)
-        arch = out_dir / cfg.replace(".yaml", "-kit.yaml")
+        # ultralytics writes the export beside the working folder under the arch's name: one name per
+        # process, so two pytest workers exporting at once never write the same file
+        arch = out_dir / cfg.replace(".yaml", f"-kit-{os.getpid()}.yaml")
         arch.write_text(yaml.safe_dump(d))
         f = Path(YOLO(str(arch), task=task).export(format="onnx", imgsz=hw, simplify=True, batch=1, device="cpu",
                                                     verbose=False))

@@ -25,15 +25,14 @@ import cv2
 import httpx
 import pytest
 
-from conftest import CHUTE_TEMPLATE, REPO, TVKIT
-from minerfactory import make_bundle
-
 from kit import KitError
 from kit.chute import official
 from kit.chute.dryrun import PROXY_PREFIX, ClipServer, DryRun, bundle_revision, free_port
-from kit.chute.official import (chute_name, integrity_hash, nickname, obtain_template, render_official,
-                                verify_text)
+from kit.chute.official import chute_name, integrity_hash, nickname, obtain_template, render_official, verify_text
 from kit.contract import validate_answer
+
+from conftest import CHUTE_TEMPLATE, REPO, TVKIT
+from minerfactory import make_bundle
 
 REV = "0123456789abcdef0123456789abcdef01234567"
 REFERENCE_MODELS = REPO / "chute_template" / "reference"
@@ -116,8 +115,9 @@ def test_offline_without_a_template_says_how_to_give_one(tmp_path, monkeypatch):
 # --- rendering and the integrity hash ---------------------------------------------------------------
 
 def test_chute_name_follows_the_revision_as_upstream_derives_it():
-    import petname
     from random import Random
+
+    import petname
 
     petname.random = Random(int(REV, 16))   # upstream's own steps (chutes_helpers.py:61-70)
     expected = petname.Generate(words=1, separator="-")

@@ -3,9 +3,8 @@ import os
 import subprocess
 
 import numpy as np
-import pytest
 
-from conftest import REPO, TVKIT
+from conftest import TVKIT
 
 FAKE = {
     "CHUTES_API_KEY": "cpk_" + "TESTONLY7f3a9c1e5b2d4f6a8c0e.abcdefabcdef",

@@ -19,13 +19,13 @@ from pathlib import Path
 
 import pytest
 
-from conftest import TVKIT
-
 from kit import KitError
 from kit.comply import VERDICTS, check_repo, comply, format_report
 from kit.comply.core import p95
 from kit.comply.parity import compare_frames, is_soft_drift
 from kit.comply.sandbox import Policy, Worker
+
+from conftest import TVKIT
 
 MINER = '''
 from pathlib import Path
@@ -206,7 +206,8 @@ def test_video_mode_replays_the_chute_batches_and_does_not_judge_latency(tmp_pat
 
 
 def test_a_miner_slower_than_the_budget_is_pending_then_failing(tmp_path, clips):
-    slow = bundle(tmp_path, edit("        out = []\n", "        import time\n        time.sleep(0.3)\n        out = []\n"))
+    slow = bundle(tmp_path, edit("        out = []\n",
+                                 "        import time\n        time.sleep(0.3)\n        out = []\n"))
     r = comply(slow, clips=clips[0], max_challenges=2)
     assert (r.verdict, r.rule) == ("PENDING_LATENCY", "latency_p95") and r.latency.p95_ms > 110
     r = comply(slow, clips=clips[0], max_challenges=2, previous_latency_failures=2)

@@ -120,7 +120,8 @@ def test_frames_mode_answers_carry_the_payloads_frame_ids():
     frames = [c.empty_frame(fid) for fid in (7, 9, 30)]
     assert c.validate_answer(c.answer_ok(frames), 750, W, H, frame_ids=[7, 9, 30]) == []
     probs = c.validate_answer(c.answer_ok(frames[:2] + [c.empty_frame(31)]), 750, W, H, frame_ids=[7, 9, 30])
-    assert "31 is not one of the challenge's frame ids" in str(probs[0]) and "1 of 3 frames missing: 30" in str(probs[1])
+    assert ("31 is not one of the challenge's frame ids" in str(probs[0])
+            and "1 of 3 frames missing: 30" in str(probs[1]))
 
 
 def test_a_pydantic_result_reads_like_its_dict():
@@ -220,7 +221,8 @@ def test_ground_truth_roundtrip(tmp_path):
 
 @pytest.mark.parametrize("mutate, message", [
     (lambda d: d["frames"][0]["keypoints"].pop(), r"frames\[0\].keypoints: expected 32 \[x, y\] points, got 31"),
-    (lambda d: d["frames"][0]["boxes"][0].update(cls_id=6), r"frames\[0\].boxes\[0\].cls_id: expected an object type 0-3"),
+    (lambda d: d["frames"][0]["boxes"][0].update(cls_id=6),
+     r"frames\[0\].boxes\[0\].cls_id: expected an object type 0-3"),
     (lambda d: d["frames"][0]["boxes"][1].update(team=3), r"frames\[0\].boxes\[1\].team: expected 1, 2 or null"),
     (lambda d: d["frames"].append(dict(d["frames"][0])), r"frames\[1\].frame_id: duplicate frame id 0"),
     (lambda d: d.pop("width"), r"width: expected a positive integer"),

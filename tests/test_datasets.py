@@ -20,11 +20,11 @@ import numpy as np
 import pytest
 import yaml
 
-from conftest import TVKIT
-from kit import KitError, pitch
+from kit import KitError, pitch, viz
 from kit import datasets as D
-from kit import viz
 from kit.contract import GroundTruth, GTBox, GTFrame, save_ground_truth
+
+from conftest import TVKIT
 
 W, H = 320, 192
 #: (cls_id, team, colour BGR) of the fixture's objects; players of team 1 red, team 2 blue.

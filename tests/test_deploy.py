@@ -11,8 +11,20 @@ import os
 import pytest
 
 from standins.chutes_api import ChutesStandIn, User
-from standins.deploy_env import (CHUTES_KEY, CREDENTIAL_VARS, ELEMENT, HF_READ_TOKEN, HF_TOKEN, HF_WRITE_TOKEN_2,
-                                 NODEV_KEY, assert_no_secret_in_tree, keypair, ledger, settings_env, tvkit)
+from standins.deploy_env import (
+    CHUTES_KEY,
+    CREDENTIAL_VARS,
+    ELEMENT,
+    HF_READ_TOKEN,
+    HF_TOKEN,
+    HF_WRITE_TOKEN_2,
+    NODEV_KEY,
+    assert_no_secret_in_tree,
+    keypair,
+    ledger,
+    settings_env,
+    tvkit,
+)
 from standins.hub import HubStandIn
 from standins.tiny_bundle import tiny_bundle
 
@@ -101,7 +113,8 @@ def test_push_no_commit_keeps_the_repo_private_then_operate(env, hub, chutes, bu
 
     # the ledger: the commitment, not committed, repo private; no secret anywhere the kit wrote
     (entry,) = ledger(env)
-    assert (entry["revision"], entry["chute_name"], entry["slug"], entry["element_id"]) == (revision, name, slug, ELEMENT)
+    assert ((entry["revision"], entry["chute_name"], entry["slug"], entry["element_id"])
+            == (revision, name, slug, ELEMENT))
     assert entry["committed"] is False and entry["public"] is False and entry["commitment"] == commitment
     assert entry["done"] == ["checks", "upload", "render", "build", "deploy", "secret", "warmup", "health"]
     assert_no_secret_in_tree(env["TVKIT_DEPLOYMENTS_DIR"])
@@ -226,7 +239,7 @@ def test_build_failure_stops_with_the_upload_kept_and_the_repo_private(env, hub,
     assert "stopped at step 'build'" in r.stderr and "Build failed" in r.stderr
     revision = hub.repos[REPO_ID]["branches"]["main"]
     assert f"done: checks, upload (revision {revision}), render" in r.stderr
-    assert f"stays private" in r.stderr and f"next: `tvkit push --revision {revision} --element-id {ELEMENT}" in r.stderr
+    assert "stays private" in r.stderr and f"next: `tvkit push --revision {revision} --element-id {ELEMENT}" in r.stderr
     assert hub.repos[REPO_ID]["private"] is True and not chutes.seen("POST", "^/chutes/$")
     assert not chutes.seen("POST", "/secrets/")
     assert ledger(env)[-1]["status"] == "failed at build"

@@ -3,14 +3,14 @@ import time
 
 import pytest
 
-from standins.chutes_api import ChutesStandIn, User
-from standins.hub import HubStandIn
-
 from kit import KitError
 from kit.deploy import ledger
-from kit.deploy.chutes_api import ChutesAPI, ChutesAPIError, ChuteNotFound
+from kit.deploy.chutes_api import ChuteNotFound, ChutesAPI, ChutesAPIError
 from kit.deploy.retry import Backoff, RateLimited, retry_after_seconds
 from kit.settings import Secret
+
+from standins.chutes_api import ChutesStandIn, User
+from standins.hub import HubStandIn
 
 KEY = "cpk_" + "k" * 40
 NODEV = "cpk_" + "d" * 40

@@ -4,17 +4,16 @@ In process: `kit.deploy.push.push` against the stand-ins (real HTTP, the real `c
 build and deploy); the chain is out of reach, so the commit goes to a committer that takes a
 number from the stand-ins' shared sequence (and can refuse), which orders it among the requests.
 """
-import os
 
 import pytest
+
+from kit.deploy.commitment import CommitError
 
 from standins.base import next_seq
 from standins.chutes_api import ChutesStandIn, User
 from standins.deploy_env import CHUTES_KEY, ELEMENT, HF_READ_TOKEN, HF_TOKEN, keypair, settings_env
 from standins.hub import HubStandIn
 from standins.tiny_bundle import tiny_bundle
-
-from kit.deploy.commitment import CommitError
 
 REPO_ID = "hfminer/ScoreVision"
 

@@ -5,10 +5,10 @@ import os
 
 import pytest
 
+from kit import KitError
+
 from standins.deploy_env import HF_READ_TOKEN, HF_TOKEN, tvkit
 from standins.lists import ListsStandIn
-
-from kit import KitError
 
 HK = "5F" + "a" * 46
 OTHER = "5G" + "b" * 46
@@ -53,9 +53,10 @@ def settings_for(lists, tmp_path, **extra):
 def test_parsers_follow_upstream():
     from kit.deploy.standing import parse_blacklist, parse_tuples
 
-    rows, ignored = parse_tuples({"tuples": [failing_row("A@1", 5, "FAIL_RUNTIME"), failing_row("B@1", 6, "X", run_key="")
-                                             , ["hk", "C@1", "7"], {"hotkey": "hk", "element": "D@1", "block": 8,
-                                                                   "latest_run_key": "k"}]}, "compliance")
+    rows, ignored = parse_tuples({"tuples": [failing_row("A@1", 5, "FAIL_RUNTIME"),
+                                             failing_row("B@1", 6, "X", run_key=""),
+                                             ["hk", "C@1", "7"], {"hotkey": "hk", "element": "D@1", "block": 8,
+                                                                  "latest_run_key": "k"}]}, "compliance")
     assert [(r["element_id"], r["commit_block"]) for r in rows] == [("A@1", 5), ("C@1", 7), ("D@1", 8)]
     assert ignored == 1
     rows, _ = parse_tuples([{"hotkey": "hk", "element_id": "E@1", "commit_block": -1},

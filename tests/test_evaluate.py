@@ -5,13 +5,14 @@ import subprocess
 
 import pytest
 
-from clipfactory import make_clip, perfect_answer
-from conftest import TVKIT
 from kit import KitError
 from kit.contract import load_ground_truth, save_ground_truth
 from kit.evaluate import evaluate, format_breakdown
 from kit.evaluate.perturb import perturbed_answer
 from kit.manifest import example_manifest, parse_manifest
+
+from clipfactory import make_clip, perfect_answer
+from conftest import TVKIT
 
 PD, BALL, PITCH = "PlayerDetect_v1@1.0", "DetectBall_v1@1.0", "PitchCalib_v1@1.0"
 
@@ -114,7 +115,8 @@ def test_element_choice_and_errors(clip):
 
 def test_same_pillar_name_means_different_metrics_per_category(clip):
     video, gt_path, gt = clip
-    m = manifest_with(**{"PlayerDetect_kp": (["ball", "goalkeeper", "player", "referee"], {"keypoints_iou": 0.5, "iou": 0.5},
+    m = manifest_with(**{"PlayerDetect_kp": (["ball", "goalkeeper", "player", "referee"],
+                                             {"keypoints_iou": 0.5, "iou": 0.5},
                                              {"keypoint_template": "football"}),
                          "PitchCalib_kp": (None, {"iou": 1.0}, {"keypoint_template": "football"})})
     ans = perturbed_answer(gt, keypoint_jitter_px=4, seed=1)
@@ -259,7 +261,9 @@ def test_damage_knobs_are_independent(clip):
     _, _, gt = clip
     a = perturbed_answer(gt, seed=4, keypoint_jitter_px=3)
     b = perturbed_answer(gt, seed=4, keypoint_jitter_px=3, miss_rate=0.5)
-    kps = lambda ans: [f["keypoints"] for f in ans["predictions"]["frames"]]
+    def kps(ans):
+        return [f["keypoints"] for f in ans["predictions"]["frames"]]
+
     assert kps(a) == kps(b)  # missing boxes does not reshuffle the keypoint noise
 
 

@@ -10,13 +10,14 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import TVKIT
 from kit import KitError
 from kit.evaluate import clip_elements
 from kit.images.labels import Obj
 from kit.images.report import write_image_report
 from kit.images.score import evaluate_images, load_answers, load_truth, score_image, write_answers
 from kit.manifest import Element, example_manifest
+
+from conftest import TVKIT
 
 FIRE = "kit-example/Detect-fire"
 ALL_PILLARS = {"map50": 0.25, "false_positive": 0.25, "precision": 0.125, "recall": 0.125, "iou": 0.125,

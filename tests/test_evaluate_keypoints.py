@@ -313,7 +313,8 @@ def test_keypoint_scores_are_upstreams_under_its_opencv(i):
     w, h, corners, nudge, decimals = UPSTREAM_VIEWS[i]
     want, frame_sum = UPSTREAM_SCORES_OPENCV_412[i]
     frame = view_frame(pitch.render_template(), corners, w, h)
-    assert int(frame.astype(np.int64).sum()) == frame_sum, "the view is drawn differently from when the numbers were made"
+    assert int(frame.astype(np.int64).sum()) == frame_sum, (
+        "the view is drawn differently from when the numbers were made")
     got = score_frame(frame, view_keypoints(corners, w, h, nudge, decimals))
     assert got.rule is None and 0.5 < want < 1.0
     assert abs(got.score - want) <= 1e-12, (

@@ -7,8 +7,16 @@ import numpy as np
 import pytest
 
 from kit.evaluate.answer import Det, ReadFrame, RefFrame, normalize_team, read_frames
-from kit.evaluate.objects import (ADAPTIVE_IOU_ANCHORS, adaptive_iou_threshold, detection_metrics, frame_detections,
-                                  frame_row, palette_f1, polygon_iou, smoothness)
+from kit.evaluate.objects import (
+    ADAPTIVE_IOU_ANCHORS,
+    adaptive_iou_threshold,
+    detection_metrics,
+    frame_detections,
+    frame_row,
+    palette_f1,
+    polygon_iou,
+    smoothness,
+)
 
 
 def box(x1, y1, x2, y2, label="player", score=None, team=None, polygon=None):
@@ -191,7 +199,8 @@ def test_sam3_polygons_end_to_end():
 
     x1, y1, x2, y2 = refs[0].box
     overlap = [(x1 + 10, y1 + 10), (x2 - 10, y1 + 10), (x2 - 13, y1 + 10 + (y2 - y1 - 20) // 2), (x1 + 10, y2 - 10)]
-    randoms = [box(*_bounds(overlap), polygon=overlap)] + [box(0, 0, 10, 10, polygon=random_polygon()) for _ in range(15)]
+    randoms = ([box(*_bounds(overlap), polygon=overlap)]
+               + [box(0, 0, 10, 10, polygon=random_polygon()) for _ in range(15)])
 
     def scores(answer):
         row = frame_row(ref, answer, ("iou", "count"))

@@ -22,10 +22,11 @@ import numpy as np
 import pytest
 import yaml
 
-from conftest import SHARED, TVKIT
 from kit import KitError
 from kit.images import labels as L
 from kit.images.importer import import_images
+
+from conftest import SHARED, TVKIT
 
 DETECT = SHARED / "data" / "detect"
 FIRE, VEHICLES = DETECT / "fire-smoke", DETECT / "vehicles"
@@ -39,7 +40,7 @@ pytestmark = pytest.mark.skipif(not (FIRE / "data.yaml").is_file() or not (VEHIC
 
 # --- writing the real labels in other formats ---------------------------------------------------
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def real_yolo(src: Path) -> tuple[list[L.LabelledImage], list[str]]:
     """The real export, read once per test session (it decodes every photo)."""
     return L.read_yolo(src)
@@ -403,7 +404,8 @@ def test_pull_writes_the_starter_set_in_element_order_and_a_rerun_downloads_noth
     assert sum(label_counts(r.data_yaml).values(), Counter()) == want
     # a box written is the real box, normalised by the served photo's size
     a = assets[0]
-    split = next(s for s in ("train", "val", "test") if (r.data_yaml.parent / "labels" / s / f"{a['id']}.txt").is_file())
+    split = next(s for s in ("train", "val", "test")
+                 if (r.data_yaml.parent / "labels" / s / f"{a['id']}.txt").is_file())
     row = (r.data_yaml.parent / "labels" / split / f"{a['id']}.txt").read_text().splitlines()[0].split()
     h, w = cv2.imdecode(np.frombuffer(a["image"], np.uint8), cv2.IMREAD_COLOR).shape[:2]
     x1, y1, x2, y2 = a["annotations"][0]["bbox"]
@@ -540,7 +542,6 @@ def answer(boxes: list[tuple]) -> dict:
 
 
 def test_pull_challenges_keeps_photos_unlabelled_with_the_top_miners_answers(console, tmp_path):
-    from kit.images.pull import pull_element
 
     console.add_element(FIRE_ID, FIRE_OBJECTS, fire_assets(3))
     photos = real_subset(VEHICLES, "test", 4)

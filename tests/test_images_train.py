@@ -17,11 +17,12 @@ import cv2
 import numpy as np
 import pytest
 import yaml
-from conftest import SHARED
 
 from kit import KitError
 from kit.images import starts
 from kit.images.starts import KnownStart, obtain_start, sha256_file, zero_shot
+
+from conftest import SHARED
 from standins.pypi import TMP_WHEELS, PyPIStandIn
 
 FIRE = SHARED / "data" / "detect" / "fire-smoke"

@@ -9,9 +9,19 @@ import threading
 import pytest
 import yaml
 
+from kit.manifest import (
+    EXAMPLE_MANIFEST_YAML,
+    Element,
+    ManifestError,
+    category_of,
+    example_manifest,
+    load_manifest,
+    parse_manifest,
+    pick_for_block,
+    pull_manifest,
+)
+
 from conftest import REFERENCE, TVKIT
-from kit.manifest import (EXAMPLE_MANIFEST_YAML, Element, ManifestError, category_of, example_manifest, load_manifest,
-                          parse_manifest, pick_for_block, pull_manifest)
 
 UPSTREAM = REFERENCE / "validator-ea7412f"
 
@@ -217,8 +227,10 @@ def test_elements_list_and_manifest_show(tmp_path):
     r = subprocess.run([TVKIT, "manifest", "show", "--manifest", str(UPSTREAM / "example_manifest.yml")],
                        capture_output=True, text=True)
     assert r.returncode == 1 and "WOULD REFUSE" in r.stdout and "BallDetect_v1@1.0" in r.stdout
-    js = json.loads(subprocess.run([TVKIT, "elements", "list", "--manifest", str(UPSTREAM / "full_private_tcg_manifest.json"),
-                                    "--json"], capture_output=True, text=True, check=True).stdout)
+    js = json.loads(subprocess.run([TVKIT, "elements", "list", "--manifest",
+                                    str(UPSTREAM / "full_private_tcg_manifest.json"), "--json"],
+                                   capture_output=True, text=True, check=True).stdout)
     assert "manak0/Detect-crime" in [e["id"] for e in js["elements"]]
-    r = subprocess.run([TVKIT, "elements", "list", "--manifest", str(tmp_path / "nope.yml")], capture_output=True, text=True)
+    r = subprocess.run([TVKIT, "elements", "list", "--manifest", str(tmp_path / "nope.yml")],
+                       capture_output=True, text=True)
     assert r.returncode == 2 and "no such manifest file" in r.stderr

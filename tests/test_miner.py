@@ -5,11 +5,11 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import REPO
-from minerfactory import make_bundle, untrained_models
-
 from kit.comply import check_repo, load_miner, load_miner_module
 from kit.contract import answer_ok, frame_dicts, validate_answer
+
+from conftest import REPO
+from minerfactory import make_bundle, untrained_models
 
 
 @pytest.fixture(scope="module")

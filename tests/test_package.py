@@ -8,14 +8,14 @@ import subprocess
 
 import pytest
 
-from conftest import TVKIT
-from minerfactory import BUNDLE_TEMPLATE, make_bundle, untrained_models
-
 from kit import KitError
 from kit.bundle import BundleError, package, predict_video
 from kit.comply import check_repo
 from kit.comply.gate import self_test
 from kit.contract import validate_answer
+
+from conftest import TVKIT
+from minerfactory import BUNDLE_TEMPLATE, make_bundle, untrained_models
 
 SRC = (BUNDLE_TEMPLATE / "miner.py").read_text()
 
@@ -147,6 +147,28 @@ def test_latency_json(tmp_path, models):
         assert isinstance(d[k], float) and d[k] > 0, k
     assert d["p50_ms"] <= d["p95_ms"] <= d["max_ms"] and d["clip_frames"] == 12
     assert len(d["cores"]) <= 2 and d["threads"] == 2 and (d["width"], d["height"]) == (960, 540)
+    assert (d["element"], d["budget_ms"], d["limit_ms"]) == ("PlayerDetect_v1@1.0", 200.0, 210.0)  # the default
+
+
+def test_latency_budget_comes_from_the_element(tmp_path, models):
+    """kit.latency judges p95 against the element's latency_p95_ms + the sandbox's 10 ms (upstream's 100 ms
+    fallback for an element without one), never a constant; the report names the element and the limit."""
+    from kit.latency import Budget, budget_of, format_report, measure
+
+    from conftest import REFERENCE
+
+    fixture = REFERENCE / "validator-ea7412f" / "full_private_tcg_manifest.json"
+    assert budget_of() == Budget("PlayerDetect_v1@1.0", 200.0, 10.0)  # the example manifest's clip element
+    assert budget_of("manak0/Detect-fire", fixture).limit_ms == 110.0  # "latency_p95_ms": 100 in the fixture
+    assert budget_of("manako/DetectCricketDelivery", fixture).p95_ms == 100.0  # none given: CHECKER_LATENCY_P95_MS
+    assert budget_of(250).limit_ms == 260.0
+    with pytest.raises(KitError, match="did you mean 'PlayerDetect_v1@1.0'"):
+        budget_of("PlayerDetect")
+    b = make_bundle(tmp_path / "b", *models)
+    tight = measure(b, frames=3, per_frame=3, baseline=False, element=0.001)
+    loose = measure(b, frames=3, per_frame=3, baseline=False, element=1e6)
+    assert not tight.p95_ok and loose.p95_ok and (tight.limit_ms, loose.element) == (10.001, None)
+    assert "OVER the p95 limit 10.001 ms = the budget 0.001 + 10 ms tolerance" in format_report(tight)
 
 
 def test_package_for_an_element_maps_the_miners_classes_onto_its_objects(tmp_path):

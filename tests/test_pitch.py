@@ -39,7 +39,8 @@ def test_every_keypoint_sits_on_a_painted_marking():
 def test_keypoint_table_matches_design():
     k = pitch.KEYPOINTS
     assert k.shape == (32, 2)
-    assert tuple(k[0]) == (5, 5) and tuple(k[5]) == (5, 675) and tuple(k[24]) == (1045, 5) and tuple(k[29]) == (1045, 675)
+    assert (tuple(k[0]) == (5, 5) and tuple(k[5]) == (5, 675)
+            and tuple(k[24]) == (1045, 5) and tuple(k[29]) == (1045, 675))
     assert tuple(k[8]) == (110, 340) and tuple(k[21]) == (940, 340)
     assert tuple(k[30]) == (435, 340) and tuple(k[31]) == (615, 340)
     assert set(pitch.KEYPOINT_NAMES) == set(range(1, 33))

@@ -12,11 +12,12 @@ import numpy as np
 import pytest
 import yaml
 
-from conftest import SHARED, TVKIT
 from kit import KitError, pitch
 from kit.datasets import check_dataset, read_labels
 from kit.datasets.exports import as_kit_dataset, group_of, import_export, source_name, split_by_group
 from kit.datasets.order import apply_order, check_keypoint_order
+
+from conftest import SHARED, TVKIT
 
 REAL = SHARED / "data" / "real"
 POSE_SRC = REAL / "soccer-field-localization-v9"

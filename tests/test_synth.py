@@ -9,9 +9,10 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import TVKIT
 from kit import KitError, pitch, synth
 from kit.contract import BALL, GOALKEEPER, PLAYER, REFEREE, load_ground_truth
+
+from conftest import TVKIT
 
 N_FRAMES = 12
 
@@ -81,7 +82,8 @@ def test_render_frames_in_memory_is_deterministic():
 
 def test_generate_clips_uses_a_derived_seed_per_clip(tmp_path):
     pairs = synth.generate_clips(tmp_path, n_clips=2, n_frames=2, seed=3, width=320, height=180, progress=False)
-    assert [(v.name, j.name) for v, j in pairs] == [("clip_000.mp4", "clip_000.json"), ("clip_001.mp4", "clip_001.json")]
+    assert [(v.name, j.name) for v, j in pairs] == [("clip_000.mp4", "clip_000.json"),
+                                                    ("clip_001.mp4", "clip_001.json")]
     assert pairs[0][1].read_bytes() != pairs[1][1].read_bytes()
     single = synth.generate_clip(tmp_path / "one", index=1, n_frames=2, seed=synth.clip_seed(3, 1), width=320,
                                  height=180)

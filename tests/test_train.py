@@ -76,8 +76,9 @@ def test_init_from_a_detect_checkpoint_trains_pose_on_combined_data(tmp_path):
     import yaml
     from ultralytics import YOLO
 
-    from conftest import REPO, TVKIT
     from kit.datasets import import_export
+
+    from conftest import REPO, TVKIT
 
     shipped = REPO / "data" / "init" / "yolov8n-coco-smartrail.pt"  # optional, see the README (AGPL-3.0, not shipped)
     ckpt = shipped if shipped.is_file() else tmp_path / "yolov8n-random.pt"
@@ -91,11 +92,13 @@ def test_init_from_a_detect_checkpoint_trains_pose_on_combined_data(tmp_path):
     for split in ("train", "valid"):
         for img in sorted((REAL_POSE / split / "images").glob("*.jpg"))[:4]:
             (src / split / "images" / img.name).symlink_to(img)
-            (src / split / "labels" / (img.stem + ".txt")).symlink_to(REAL_POSE / split / "labels" / (img.stem + ".txt"))
+            (src / split / "labels" / (img.stem + ".txt")).symlink_to(
+                REAL_POSE / split / "labels" / (img.stem + ".txt"))
     a = import_export(src, tmp_path / "a", task="pose", split="keep", size=(320, 180), progress=False)
     b = import_export(src, tmp_path / "b", task="pose", split="keep", size=(320, 180), progress=False)
     r = subprocess.run([TVKIT, "train", "--task", "pose", "--data", str(a.data_yaml), "--data", str(b.data_yaml),
-                        "--val-data", str(b.data_yaml), "--init", str(ckpt), "--epochs", "1", "--imgsz", "160", "--batch", "4", "--no-export",
+                        "--val-data", str(b.data_yaml), "--init", str(ckpt), "--epochs", "1", "--imgsz", "160",
+                        "--batch", "4", "--no-export",
                         "--project", str(tmp_path / "runs"), "--name", "init", "--json"],
                        capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-2000:]
@@ -108,7 +111,8 @@ def test_init_from_a_detect_checkpoint_trains_pose_on_combined_data(tmp_path):
     start = YOLO(str(ckpt)).model.model[0].conv.weight.detach().float()
     trained = torch.load(out["last"], map_location="cpu", weights_only=False)
     after = (trained["ema"] or trained["model"]).model[0].conv.weight.detach().float()
-    # one epoch on 8 images moves the first layer a little; a fresh start would be unrelated (1.3 for a fresh yolov8n-pose first layer against this checkpoint)
+    # one epoch on 8 images moves the first layer a little; a fresh start would be unrelated
+    # (1.3 for a fresh yolov8n-pose first layer against this checkpoint)
     assert float((after - start).norm() / start.norm()) < 0.3
 
 

@@ -441,7 +441,8 @@ def draw_template() -> np.ndarray:
     white = (255, 255, 255)
     cv2.rectangle(img, (0, 0), (1050, 680), white, 7, cv2.LINE_8)
     for (x0, y0), (x1, y1) in _SEGMENTS[:13]:
-        img[max(int(min(y0, y1)) - 1, 0):int(max(y0, y1)) + 2, max(int(min(x0, x1)) - 1, 0):int(max(x0, x1)) + 2] = white
+        img[max(int(min(y0, y1)) - 1, 0):int(max(y0, y1)) + 2,
+            max(int(min(x0, x1)) - 1, 0):int(max(x0, x1)) + 2] = white
     for cx, cy in ((110.0, 340.0), (940.0, 340.0)):
         yy, xx = np.mgrid[336:345, int(cx) - 4:int(cx) + 5]
         inside = (xx - cx) ** 2 + (yy - cy) ** 2 <= 3.5 * 3.5

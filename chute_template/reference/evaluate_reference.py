@@ -19,13 +19,13 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1]))
 
+from train_reference import EVAL_SEED  # noqa: E402
+
 from kit.bundle import package, predict_video  # noqa: E402
 from kit.comply import load_miner  # noqa: E402
 from kit.evaluate import evaluate  # noqa: E402
 from kit.manifest import load_manifest  # noqa: E402
 from kit.synth import generate_clips  # noqa: E402
-
-from train_reference import EVAL_SEED  # noqa: E402
 
 
 def main() -> None:

@@ -174,7 +174,7 @@ class DryRun:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> "DryRun":
+    def start(self) -> DryRun:
         check = verify_text(self.chute.text, source=self.source)
         if not check.match:  # cannot happen unless the renderer is broken; never serve what validators refuse
             raise KitError("the rendered chute does not match the validator's template:\n" + check.format())
@@ -264,7 +264,7 @@ class DryRun:
         if self._own_workdir and self.workdir is not None:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
-    def __enter__(self) -> "DryRun":
+    def __enter__(self) -> DryRun:
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:
@@ -294,7 +294,7 @@ class ClipServer:
         rel = Path(path).resolve().relative_to(self.folder) if Path(path).is_absolute() else Path(path)
         return f"http://127.0.0.1:{self.port}/{rel.as_posix()}"
 
-    def start(self) -> "ClipServer":
+    def start(self) -> ClipServer:
         self._thread.start()
         return self
 
@@ -302,7 +302,7 @@ class ClipServer:
         self.httpd.shutdown()
         self.httpd.server_close()
 
-    def __enter__(self) -> "ClipServer":
+    def __enter__(self) -> ClipServer:
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:

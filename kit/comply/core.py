@@ -425,7 +425,8 @@ def format_report(r: ComplyReport) -> str:
                              if "mean_iou" in c.compare else ""))
         frames = p.nondeterministic_frames()
         if frames:
-            lines.append("  frames where the runs disagree: " + ", ".join(f"{c}#{f} ({s:.3f})" for c, f, s in frames[:20])
+            lines.append("  frames where the runs disagree: "
+                         + ", ".join(f"{c}#{f} ({s:.3f})" for c, f, s in frames[:20])
                          + (f" ... {len(frames) - 20} more" if len(frames) > 20 else ""))
     if r.sandbox:
         s = r.sandbox

@@ -159,5 +159,6 @@ def is_soft_drift(info: dict[str, Any]) -> bool:
     """compliance.py:564-576: a small, well-matched difference, forgiven twice per target."""
     if info.get("reason") or int(info.get("matched_detections", 0)) <= 0:
         return False
-    return (int(info.get("missing_boxes", 0)) <= DRIFT_MAX_MISSING and int(info.get("extra_boxes", 0)) <= DRIFT_MAX_EXTRA
+    return (int(info.get("missing_boxes", 0)) <= DRIFT_MAX_MISSING
+            and int(info.get("extra_boxes", 0)) <= DRIFT_MAX_EXTRA
             and float(info.get("matched_mean_iou", 0.0)) >= DRIFT_MIN_MATCHED_IOU)

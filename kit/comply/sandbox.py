@@ -258,7 +258,7 @@ class Worker:
                           "socket guard only (no network namespace here)") if policy.isolate else "none"
 
     # --- lifecycle --------------------------------------------------------------------------
-    def start(self) -> "Worker":
+    def start(self) -> Worker:
         if self.root is None:
             self.root = Path(tempfile.mkdtemp(prefix="tvkit-comply-"))
             self.repo = _stage(self.bundle, self.root, self.ids)
@@ -328,7 +328,7 @@ class Worker:
             shutil.rmtree(self.root, ignore_errors=True)
             self.root = None
 
-    def __enter__(self) -> "Worker":
+    def __enter__(self) -> Worker:
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:
@@ -387,7 +387,8 @@ class Worker:
                 self.start()
             except WorkerError as e:
                 return Call(False, error=f"runtime_failed:{e}")
-        msg = {"op": "infer", "dump": self.loader, "offset": int(offset), "reassign_ids": reassign_ids, "n_keypoints": n_keypoints,
+        msg = {"op": "infer", "dump": self.loader, "offset": int(offset), "reassign_ids": reassign_ids,
+               "n_keypoints": n_keypoints,
                "frames": [{"frame_id": int(fid), "path": str(p)} for fid, p in frames]}
         try:
             reply = self._request(msg, self.policy.call_timeout_s, "infer")

@@ -29,70 +29,61 @@ Decisions a reader should know about:
 
 Every broken input raises `kit.KitError` naming the file (and line, for label files) and what
 to do about it.
+
+The package, cut along its seams (no module imports the package back; tests/test_project.py
+checks that kit has no import circle): `core.py` the YOLO dataset core every other module reads
+and writes through (classes, staged writes, data.yaml, labels, class mapping; re-exported here),
+`exports.py` real exports in, `order.py` the pitch keypoint order, `labelled.py` a bundle scored
+on labelled frames; this file: frames from videos, datasets from clips, checks.
+
+Usage: `build_from_clips("data/clips", "data/synth")` -> BuildResult; `check_dataset("data/synth/detect/data.yaml")`
 """
 
 from __future__ import annotations
 
-import math
 import os
 import random
-import re
-import secrets
-import shutil
 import tempfile
 from collections import Counter
-from contextlib import ExitStack, contextmanager
+from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 from urllib.parse import urlparse
 
 import cv2
 import numpy as np
 
 from .. import KitError
-from ..contract import (BALL, GOALKEEPER, N_KEYPOINTS, PLAYER, PLAYER_TEAM1, PLAYER_TEAM2, REFEREE,
-                       GroundTruth, GTFrame, load_ground_truth, wire_class)
-from ..pitch import FLIP_IDX
-
-TASKS = ("detect", "pose")
-IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
-SPLITS = ("train", "val", "test")
-
-#: Wire (contract) class ids of the detection classes, in YOLO class order.
-DETECT_WIRE_IDS = (BALL, GOALKEEPER, PLAYER, REFEREE)
-TEAM_WIRE_IDS = DETECT_WIRE_IDS + (PLAYER_TEAM1, PLAYER_TEAM2)
-POSE_NAMES = {0: "pitch"}
-#: Minimum visible keypoints for a pose label by default: the validator needs 4 for a homography.
-MIN_VISIBLE_KEYPOINTS = 4
-
-#: The name of every wire class id, as datasets, plots and drawings label them.
-WIRE_CLASS_NAMES = {BALL: "ball", GOALKEEPER: "goalkeeper", PLAYER: "player", REFEREE: "referee",
-               PLAYER_TEAM1: "player team 1", PLAYER_TEAM2: "player team 2"}
-
-#: Class names seen in public football datasets (Roboflow exports and the like), normalised
-#: by `_norm_name`, and the contract class id they mean. Team names fold into "player" when
-#: the target dataset has no team classes.
-DEFAULT_ALIASES: dict[str, int] = {
-    **dict.fromkeys(("ball", "football", "soccer ball", "sports ball", "sportsball"), BALL),
-    **dict.fromkeys(("goalkeeper", "goalkeepers", "goalie", "keeper", "gk"), GOALKEEPER),
-    **dict.fromkeys(("player", "players", "footballer", "field player"), PLAYER),
-    **dict.fromkeys(("referee", "referees", "ref", "main referee", "assistant referee", "linesman"), REFEREE),
-    **dict.fromkeys(("player team 1", "team 1", "team1", "player 1 team", "team a"), PLAYER_TEAM1),
-    **dict.fromkeys(("player team 2", "team 2", "team2", "player 2 team", "team b"), PLAYER_TEAM2),
-}
-#: Names of the one pose class; a pose source with a single class is taken as the pitch whatever its name.
-PITCH_ALIASES = ("pitch", "field", "football field", "soccer field", "football pitch", "soccer pitch", "keypoints")
-
-
-def detect_names(teams: bool = False) -> dict[int, str]:
-    """YOLO class names of a detection dataset: ids 0-3 are the contract's object types."""
-    return {i: WIRE_CLASS_NAMES[w] for i, w in enumerate(TEAM_WIRE_IDS if teams else DETECT_WIRE_IDS)}
-
-
-def _norm_name(name: str) -> str:
-    return " ".join(re.sub(r"[^0-9a-z]+", " ", str(name).lower()).split())
-
+from ..contract import N_KEYPOINTS, GroundTruth, GTFrame, load_ground_truth, wire_class
+from .core import (
+    DEFAULT_ALIASES,
+    DETECT_WIRE_IDS,
+    IMAGE_EXTS,
+    MIN_VISIBLE_KEYPOINTS,
+    PITCH_ALIASES,
+    POSE_NAMES,
+    SPLITS,
+    TASKS,
+    TEAM_WIRE_IDS,
+    WIRE_CLASS_NAMES,
+    ImportResult,
+    LabeledImage,
+    YoloDataset,
+    detect_names,
+    iter_labeled,
+    label_path,
+    move_into_place,
+    parse_mapping,
+    read_data_yaml,
+    read_labels,
+    resolve_mapping,
+    staged_dir,
+    write_data_yaml,
+)
+from .exports import group_of, import_export, split_by_group
+from .order import OrderReport, check_keypoint_order
 
 # --- videos ------------------------------------------------------------------------------------
 
@@ -157,7 +148,7 @@ class VideoReader:
     def close(self) -> None:
         self._cap.release()
 
-    def __enter__(self) -> "VideoReader":
+    def __enter__(self) -> VideoReader:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -314,63 +305,6 @@ def pose_row(frame: GTFrame, width: int, height: int) -> tuple[str, int]:
     return " ".join(parts), n_vis
 
 
-# --- writing datasets ---------------------------------------------------------------------------
-
-@contextmanager
-def _staged(final: Path) -> Iterator[Path]:
-    """A hidden sibling of `final` to build in; removed if the build fails, else moved into place."""
-    final = final.resolve()
-    if final.exists() and not (final.is_dir() and ((final / "data.yaml").is_file() or not any(final.iterdir()))):
-        raise KitError(f"{final}: exists and is not a dataset (no data.yaml); choose another output folder")
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.building-", dir=final.parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    tmp.chmod(0o777 & ~umask)  # mkdtemp makes it private; the dataset should get ordinary permissions
-    try:
-        yield tmp
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-
-
-def _move_into_place(tmp: Path, final: Path) -> None:
-    """Rename a finished build over `final`; the previous dataset is removed only once replaced."""
-    final = final.resolve()
-    old = None
-    if final.exists():
-        old = final.with_name(f".{final.name}.old-{secrets.token_hex(3)}")
-        os.rename(final, old)
-    try:
-        os.rename(tmp, final)
-    except BaseException:
-        if old is not None:
-            os.rename(old, final)
-        raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-
-
-def write_data_yaml(root: Path, final_root: Path, names: dict[int, str], splits: list[str],
-                    kpt_shape: list[int] | None = None, kit_info: dict[str, Any] | None = None) -> Path:
-    """The ultralytics data YAML; `path` is the dataset's final absolute location."""
-    import yaml
-
-    data: dict[str, Any] = {"path": str(final_root.resolve())}
-    for s in splits:
-        data[s] = f"images/{s}"
-    data["names"] = dict(names)
-    if kpt_shape is not None:
-        data["kpt_shape"] = list(kpt_shape)
-        data["flip_idx"] = list(FLIP_IDX)
-        data["kpt_names"] = {i: [str(k + 1) for k in range(kpt_shape[0])] for i in names}
-    if kit_info:
-        data["kit"] = kit_info
-    path = root / "data.yaml"
-    path.write_text(yaml.safe_dump(data, sort_keys=False, default_flow_style=None, width=120))
-    return path
-
-
 @dataclass
 class BuildResult:
     """What `build_from_clips` wrote: one data.yaml per task, the split of clips, counts."""
@@ -468,7 +402,8 @@ def build_from_clips(clips: str | os.PathLike | list[Clip], out_dir: str | os.Pa
     skipped: Counter[str] = Counter()
 
     with ExitStack() as stack:
-        writers = {t: _DatasetWriter(stack.enter_context(_staged(out_dir / t)), names[t], used_splits) for t in tasks}
+        writers = {t: _DatasetWriter(stack.enter_context(staged_dir(out_dir / t)), names[t], used_splits)
+                   for t in tasks}
         for clip in tqdm(clip_list, desc="building datasets", unit="clip", disable=not progress):
             _add_clip(clip, clip_splits[clip.name], writers, stride, teams, min_visible_keypoints, jpeg_quality,
                       skipped)
@@ -488,276 +423,10 @@ def build_from_clips(clips: str | os.PathLike | list[Clip], out_dir: str | os.Pa
             write_data_yaml(w.root, out_dir / t, names[t], used_splits,
                             kpt_shape=[N_KEYPOINTS, 3] if t == "pose" else None, kit_info=info_block)
         for t, w in writers.items():
-            _move_into_place(w.root, out_dir / t)
+            move_into_place(w.root, out_dir / t)
     return BuildResult({t: (out_dir / t / "data.yaml").resolve() for t in tasks}, clip_splits,
                        {t: w.images for t, w in writers.items()}, {t: w.instances for t, w in writers.items()},
                        dict(skipped))
-
-
-# --- reading YOLO datasets ----------------------------------------------------------------------
-
-@dataclass
-class YoloDataset:
-    """A YOLO data YAML, read and resolved: image folders per split, classes, keypoint shape."""
-
-    yaml_path: Path
-    root: Path
-    names: dict[int, str]
-    splits: dict[str, list[Path]]  # split -> image folders
-    kpt_shape: tuple[int, int] | None = None
-    raw: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def task(self) -> str:
-        return "pose" if self.kpt_shape else "detect"
-
-    def images(self, split: str) -> list[Path]:
-        out: list[Path] = []
-        for d in self.splits.get(split, []):
-            out.extend(sorted(p for p in d.rglob("*") if p.suffix.lower() in IMAGE_EXTS and p.is_file()))
-        return out
-
-
-@dataclass
-class LabeledImage:
-    """One image's labels: YOLO class ids, boxes (cx, cy, w, h normalised), keypoints (n, K, 3) with v."""
-
-    image: Path
-    label: Path
-    classes: np.ndarray
-    boxes: np.ndarray
-    keypoints: np.ndarray | None
-
-
-def label_path(image: Path) -> Path:
-    """Where ultralytics looks for an image's labels: the last `images` folder becomes `labels`."""
-    parts = list(image.parts)
-    for i in range(len(parts) - 2, -1, -1):
-        if parts[i] == "images":
-            parts[i] = "labels"
-            break
-    return Path(*parts).with_suffix(".txt")
-
-
-def read_data_yaml(path: str | os.PathLike) -> YoloDataset:
-    """Read a data YAML the way ultralytics resolves it (also Roboflow's `../train/images` paths)."""
-    import yaml
-
-    p = Path(path)
-    if p.is_dir():
-        p = p / "data.yaml"
-    if not p.is_file():
-        raise KitError(f"{p}: no such data YAML (pass a dataset's data.yaml or its folder)")
-    try:
-        data = yaml.safe_load(p.read_text())
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f"line {mark.line + 1}: " if mark is not None else ""
-        raise KitError(f"{p}: {where}not valid YAML ({getattr(e, 'problem', e)})") from e
-    if not isinstance(data, dict):
-        raise KitError(f"{p}: expected a mapping with train, val and names")
-    names_in = data.get("names")
-    if isinstance(names_in, list):
-        names = dict(enumerate(str(n) for n in names_in))
-    elif isinstance(names_in, dict):
-        try:
-            names = {int(k): str(v) for k, v in names_in.items()}
-        except ValueError:
-            raise KitError(f"{p}: names: keys must be class ids 0..n-1") from None
-        if sorted(names) != list(range(len(names))):
-            raise KitError(f"{p}: names: class ids must be 0..{len(names) - 1}, got {sorted(names)}")
-    else:
-        raise KitError(f"{p}: names: missing; list the class names (e.g. names: [ball, player])")
-    kpt = data.get("kpt_shape")
-    kpt_shape = None
-    if kpt is not None:
-        if not (isinstance(kpt, list) and len(kpt) == 2 and all(isinstance(v, int) for v in kpt) and kpt[1] in (2, 3)):
-            raise KitError(f"{p}: kpt_shape: expected [K, 2] or [K, 3], got {kpt!r}")
-        kpt_shape = (kpt[0], kpt[1])
-    base = p.parent
-    root = Path(data["path"]) if data.get("path") else base
-    if not root.is_absolute():
-        root = base / root
-    splits: dict[str, list[Path]] = {}
-    for key, split in (("train", "train"), ("val", "val"), ("validation", "val"), ("test", "test")):
-        entry = data.get(key)
-        if not entry or split in splits:
-            continue
-        dirs = []
-        for e in entry if isinstance(entry, list) else [entry]:
-            dirs.append(_resolve_split_dir(p, root, base, key, str(e)))
-        splits[split] = dirs
-    for need in ("train", "val"):
-        if need not in splits:
-            raise KitError(f"{p}: no `{need}:` entry; ultralytics needs train and val image folders")
-    return YoloDataset(p, root, names, splits, kpt_shape, data)
-
-
-def _resolve_split_dir(yaml_path: Path, root: Path, base: Path, key: str, entry: str) -> Path:
-    cand = [Path(entry)] if Path(entry).is_absolute() else [root / entry, base / entry]
-    if entry.startswith("../"):
-        cand += [root / entry[3:], base / entry[3:]]
-    for c in cand:
-        if c.is_dir():
-            return c.resolve()
-        if c.is_file():
-            raise KitError(f"{yaml_path}: {key}: {entry} is a file; point {key} at a folder of images")
-    raise KitError(f"{yaml_path}: {key}: folder {entry!r} not found (looked at {', '.join(str(c) for c in cand)})")
-
-
-def read_labels(label: Path, image: Path, nc: int, kpt_shape: tuple[int, int] | None) -> LabeledImage:
-    """Parse and check one label file; KitError names the file and line of the first problem.
-
-    Checks: the file exists, each row has `5` (detect) or `5 + K*D` (pose) numbers, class ids
-    are integers in 0..nc-1, coordinates lie in [0, 1] (1e-6 slack for rounding), boxes are
-    not empty, visibilities are 0, 1 or 2. With D = 2, a negative pair is ultralytics'
-    "not visible"; visibility is then inferred (also (0, 0) counts as not visible).
-    """
-    if not label.is_file():
-        raise KitError(f"{label}: missing label file for {image}; every image needs one (an empty file marks an "
-                       "image without objects)")
-    n_fields = 5 + (kpt_shape[0] * kpt_shape[1] if kpt_shape else 0)
-    eps = 1e-6
-    classes, boxes, kpts = [], [], []
-    for lineno, line in enumerate(label.read_text().splitlines(), start=1):
-        fields = line.split()
-        if not fields:
-            continue
-        where = f"{label}:{lineno}"
-        if len(fields) != n_fields:
-            what = (f"{len(fields)} fields, expected {n_fields} (class, box and {kpt_shape[0]} keypoints x "
-                    f"{kpt_shape[1]})" if kpt_shape else f"{len(fields)} fields, expected 5 (class cx cy w h)")
-            raise KitError(f"{where}: {what}; fix or delete this line")
-        try:
-            vals = [float(f) for f in fields]
-        except ValueError:
-            raise KitError(f"{where}: not all fields are numbers: {line.strip()[:80]!r}") from None
-        if not all(math.isfinite(v) for v in vals):
-            raise KitError(f"{where}: non-finite number in {line.strip()[:80]!r}")
-        cls = vals[0]
-        if cls != int(cls) or not 0 <= cls < nc:
-            raise KitError(f"{where}: class id {fields[0]} is out of range 0..{nc - 1} (names in data.yaml list "
-                           f"{nc}); fix the id or add the class to names")
-        box = vals[1:5]
-        if min(box) < -eps or max(box) > 1 + eps:
-            raise KitError(f"{where}: box {fields[1:5]} has coordinates outside [0, 1]; YOLO labels are "
-                           "normalised by the image width and height")
-        if box[2] <= 0 or box[3] <= 0:
-            raise KitError(f"{where}: empty box (width or height 0); delete this line")
-        classes.append(int(cls))
-        boxes.append([min(max(v, 0.0), 1.0) for v in box])
-        if kpt_shape:
-            k, d = kpt_shape
-            pts = np.asarray(vals[5:], dtype=np.float64).reshape(k, d)
-            if d == 3:
-                bad = ~np.isin(pts[:, 2], (0, 1, 2))
-                if bad.any():
-                    i = int(np.argmax(bad))
-                    raise KitError(f"{where}: keypoint {i + 1} has visibility {pts[i, 2]:g}; use 0 (not labelled), "
-                                   "1 (occluded) or 2 (visible)")
-                vis = pts[:, 2] > 0
-                xy = pts[:, :2]
-                check = vis  # v = 0: not labelled; its x, y are stale (exporters keep old ones), never read
-            else:
-                xy = pts
-                negative = (xy < 0).any(axis=1)
-                vis = ~negative & ~((xy[:, 0] == 0) & (xy[:, 1] == 0))
-                check = ~negative
-            out = ((xy < -eps) | (xy > 1 + eps)).any(axis=1) & check
-            if out.any():
-                i = int(np.argmax(out))
-                raise KitError(f"{where}: keypoint {i + 1} at ({xy[i, 0]:g}, {xy[i, 1]:g}) is outside [0, 1]; "
-                               "keypoints are normalised by the image size (use 0 0 0 for one not visible)")
-            full = np.zeros((k, 3))
-            full[vis, :2] = np.clip(xy[vis], 0.0, 1.0)
-            full[vis, 2] = pts[vis, 2] if d == 3 else 2.0
-            kpts.append(full)
-    keypoints = np.asarray(kpts, dtype=np.float64).reshape(-1, kpt_shape[0], 3) if kpt_shape else None
-    return LabeledImage(image, label, np.asarray(classes, dtype=np.int64),
-                        np.asarray(boxes, dtype=np.float64).reshape(-1, 4), keypoints)
-
-
-def iter_labeled(ds: YoloDataset, split: str) -> Iterator[LabeledImage]:
-    """Every image of a split with its checked labels, in file-name order."""
-    for img in ds.images(split):
-        yield read_labels(label_path(img), img, len(ds.names), ds.kpt_shape)
-
-
-# --- import ------------------------------------------------------------------------------------
-
-@dataclass
-class ImportResult:
-    data_yaml: Path
-    mapping: dict[str, str | None]  # source class name -> our class name (None: dropped)
-    images: dict[str, int]  # split -> images
-    instances: dict[str, dict[str, int]]  # split -> class name -> count
-    dropped: dict[str, int]  # source class name -> instances dropped
-    groups: dict[str, list[str]] = field(default_factory=dict)  # split -> groups (clips or matches) in it
-    notes: list[str] = field(default_factory=list)  # what was restored, replaced, ignored, checked
-    order: dict[str, Any] | None = None  # pose: the keypoint-order report (kit.datasets.order)
-    size: tuple[int, int] | None = None  # the size images were restored to (None: kept)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"data_yaml": str(self.data_yaml), "mapping": self.mapping, "images": self.images,
-                "instances": self.instances, "dropped": self.dropped, "groups": self.groups, "notes": self.notes,
-                "keypoint_order": self.order, "size": list(self.size) if self.size else None}
-
-
-def parse_mapping(pairs: list[str] | dict[str, int | str] | None) -> dict[str, int | str]:
-    """`name=id` strings (the CLI's `--map`) or a dict, to {source name: our id or class name}."""
-    if pairs is None:
-        return {}
-    if isinstance(pairs, dict):
-        return dict(pairs)
-    out: dict[str, int | str] = {}
-    for pair in pairs:
-        name, sep, target = pair.rpartition("=")
-        if not sep or not name.strip() or not target.strip():
-            raise KitError(f"--map {pair!r}: expected SOURCE_NAME=ID (e.g. football=0 or GK=goalkeeper)")
-        t = target.strip()
-        out[name.strip()] = int(t) if t.lstrip("-").isdigit() else t
-    return out
-
-
-def resolve_mapping(source_names: dict[int, str], task: str, teams: bool = False,
-                    mapping: dict[str, int | str] | None = None) -> dict[int, int | None]:
-    """Source class id -> our YOLO class id (None: drop), from the user's mapping then the aliases.
-
-    Targets are contract ids (0 ball, 1 goalkeeper, 2 player, 3 referee, 6/7 players of team
-    1/2) or our class names; for pose the only target is 0, "pitch".
-    """
-    user = {_norm_name(k): v for k, v in (mapping or {}).items()}
-    unknown = set(user) - {_norm_name(n) for n in source_names.values()}
-    if unknown:
-        raise KitError(f"--map names {sorted(unknown)} are not classes of the source (it has "
-                       f"{sorted(source_names.values())})")
-    if task == "pose":
-        targets = {0: 0, "pitch": 0}
-    else:
-        wire_ids = TEAM_WIRE_IDS if teams else DETECT_WIRE_IDS
-        targets = {w: i for i, w in enumerate(wire_ids)}
-        targets.update({WIRE_CLASS_NAMES[w]: i for i, w in enumerate(wire_ids)})
-    out: dict[int, int | None] = {}
-    for sid, sname in source_names.items():
-        key = _norm_name(sname)
-        if key in user:
-            t = user[key]
-            t_key = _norm_name(t) if isinstance(t, str) else t
-            if t_key not in targets:
-                hint = " (team classes 6/7 need --teams)" if t_key in (PLAYER_TEAM1, PLAYER_TEAM2, "player team 1",
-                                                                       "player team 2") else ""
-                raise KitError(f"--map {sname}={t}: {t!r} is not one of our {task} classes "
-                               f"{sorted(k for k in targets if isinstance(k, int))} / "
-                               f"{sorted(k for k in targets if isinstance(k, str))}{hint}")
-            out[sid] = targets[t_key]
-        elif task == "pose":
-            out[sid] = 0 if key in PITCH_ALIASES or len(source_names) == 1 else None
-        elif key in DEFAULT_ALIASES:
-            wire = DEFAULT_ALIASES[key]
-            out[sid] = targets[wire if wire in targets else PLAYER]
-        else:
-            out[sid] = None
-    return out
 
 
 def import_yolo(src: str | os.PathLike, out_dir: str | os.PathLike, task: str = "detect",
@@ -772,8 +441,6 @@ def import_yolo(src: str | os.PathLike, out_dir: str | os.PathLike, task: str = 
     `kit.datasets.exports.import_export` (which re-splits by group by default; this keeps the
     export's splits unless `split="group"` is passed).
     """
-    from .exports import import_export
-
     kw.setdefault("split", "keep")
     return import_export(src, out_dir, task, fmt="yolo", mapping=mapping, strict=strict, teams=teams,
                          progress=progress, **kw)
@@ -888,13 +555,12 @@ def format_stats(stats: DatasetStats) -> str:
     return "\n".join(lines)
 
 
-from .exports import group_of, import_export, split_by_group  # noqa: E402  (they build on the above)
-from .order import OrderReport, check_keypoint_order  # noqa: E402
-
 __all__ = [
     "BuildResult", "Clip", "DatasetStats", "ImportResult", "LabeledImage", "VideoInfo", "VideoReader", "YoloDataset",
     "build_from_clips", "check_dataset", "detect_names", "detect_rows", "download", "find_clips", "format_stats",
     "OrderReport", "check_keypoint_order", "group_of", "import_export", "split_by_group",
     "import_yolo", "iter_frames", "iter_labeled", "label_path", "parse_mapping", "pose_row", "probe_video",
     "read_data_yaml", "read_labels", "resolve_mapping", "split_clips", "write_data_yaml",
+    "DEFAULT_ALIASES", "DETECT_WIRE_IDS", "IMAGE_EXTS", "MIN_VISIBLE_KEYPOINTS", "PITCH_ALIASES", "POSE_NAMES",
+    "SPLITS", "TASKS", "TEAM_WIRE_IDS", "WIRE_CLASS_NAMES", "move_into_place", "staged_dir",
 ]

@@ -34,9 +34,10 @@ import random
 import re
 import shutil
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Literal
+from typing import Any, Literal
 
 import cv2
 import numpy as np
@@ -44,9 +45,24 @@ import numpy as np
 from .. import KitError
 from ..contract import N_KEYPOINTS
 from ..pitch import FLIP_IDX
-from . import (DETECT_WIRE_IDS, POSE_NAMES, SPLITS, TASKS, TEAM_WIRE_IDS, ImportResult, LabeledImage,
-               _move_into_place, _staged, detect_names, label_path, parse_mapping, read_data_yaml, read_labels,
-               resolve_mapping, write_data_yaml)
+from .core import (
+    DETECT_WIRE_IDS,
+    POSE_NAMES,
+    SPLITS,
+    TASKS,
+    TEAM_WIRE_IDS,
+    ImportResult,
+    LabeledImage,
+    detect_names,
+    label_path,
+    move_into_place,
+    parse_mapping,
+    read_data_yaml,
+    read_labels,
+    resolve_mapping,
+    staged_dir,
+    write_data_yaml,
+)
 from .order import OrderReport, apply_order, check_keypoint_order
 
 #: The real labelled exports kept beside the repo (`../shared/data/real`, Roboflow Universe, CC BY
@@ -435,7 +451,7 @@ def import_export(src: str | os.PathLike, out_dir: str | os.PathLike, task: str 
     instances = {s: dict.fromkeys(names.values(), 0) for s in used}
     dropped: Counter[str] = Counter()
     out_dir = Path(out_dir)
-    with _staged(out_dir) as tmp:
+    with staged_dir(out_dir) as tmp:
         for s in used:
             (tmp / "images" / s).mkdir(parents=True)
             (tmp / "labels" / s).mkdir(parents=True)
@@ -467,7 +483,7 @@ def import_export(src: str | os.PathLike, out_dir: str | os.PathLike, task: str 
                 kit_info["keypoint_fix"] = {"swaps": [list(s) for s in swaps], "mirror": mirror_keypoints}
         write_data_yaml(tmp, out_dir, names, used, kpt_shape=[N_KEYPOINTS, 3] if task == "pose" else None,
                         kit_info=kit_info)
-        _move_into_place(tmp, out_dir)
+        move_into_place(tmp, out_dir)
     return ImportResult((out_dir / "data.yaml").resolve(), kit_info["mapping"], images, instances, dict(dropped),
                         groups=groups, notes=note_lines, order=order.to_dict() if order else None,
                         size=wh)

@@ -44,7 +44,7 @@ import supervision as sv
 
 from .. import KitError
 from ..contract import BALL, GOALKEEPER, PLAYER, REFEREE, frame_dicts
-from . import WIRE_CLASS_NAMES, iter_labeled, read_data_yaml, resolve_mapping
+from .core import WIRE_CLASS_NAMES, iter_labeled, read_data_yaml, resolve_mapping
 from .exports import group_of
 
 WITHIN_PX = 15.0

@@ -25,8 +25,9 @@ Decisions a reader should know about:
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import cv2
 import numpy as np
@@ -197,7 +198,8 @@ def _name_swap(rep: OrderReport, inst: list[np.ndarray], fits: list[_Fit | None]
         a, b = best[2]
         rep.verdict, rep.swap, rep.error_after_swap = "swapped", (a, b), best[1]
         rep.message = (f"{base}; keypoints {_name(a)} and {_name(b)} look swapped: exchanged, the median error is "
-                       f"{best[1]:.1f} px and every id fits (worst id {best[0]:.1f} px); import with --swap-keypoints {a},{b}")
+                       f"{best[1]:.1f} px and every id fits (worst id {best[0]:.1f} px); "
+                       f"import with --swap-keypoints {a},{b}")
     else:
         rep.verdict = "wrong"
         worst = ", ".join(f"{i} ({m:.0f} px)" for i, m in sorted(per_med.items(), key=lambda t: -t[1])[:4])

@@ -14,7 +14,9 @@ Usage: `tvkit push --model-path DIR --element-id ID`, `tvkit standing`; or `kit.
 - `commitment.py`: the commitment payload, committing it with bittensor, reading it back.
 - `standing.py`: commitments per element against the compliance, inactive and blacklist lists.
 - `ledger.py`: `deployments/ledger.jsonl`, one line per push, test, publish and delete; never a secret.
-- `ops.py`: list, test and delete revisions; the per-revision score/latency table and plot (notebook 06).
-- `retry.py`, `common.py`: backoff with Retry-After; credentials checks, where the records live.
+- `ops.py`: find a revision's chute, list, test and delete revisions; the per-revision score/latency
+  table and plot (notebook 06).
+- `retry.py`, `common.py`: backoff with Retry-After; credentials checks, the Chutes client, where
+  the records live.
 - `cli.py`: the `tvkit` commands.
 """

@@ -25,7 +25,8 @@ from __future__ import annotations
 import json
 import logging
 import time
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import httpx
 
@@ -75,7 +76,7 @@ class ChutesAPI:
     def close(self) -> None:
         self._client.close()
 
-    def __enter__(self) -> "ChutesAPI":
+    def __enter__(self) -> ChutesAPI:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -24,9 +24,9 @@ import re
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from .. import KitError
 from ..settings import SETTINGS_HELP, redact

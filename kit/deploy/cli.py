@@ -1,5 +1,5 @@
 """`tvkit push`, `publish`, `standing`, `chute-slug`, `chutes-list`, `warmup`, `chute-logs`, `delete-chute`
-(and the chute lookup behind `ping-chute --revision` / `test-chute --revision`).
+(the chute lookup behind `ping-chute --revision` / `test-chute --revision` is `kit.deploy.ops.resolve_chute`).
 
 Usage: `tvkit push --model-path DIR --element-id PlayerDetect_v1@1.0 [--plan [--json]] [--no-commit]`
 """
@@ -8,59 +8,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
-from typing import Any
 
 from .. import KitError
-
-
-def _client(s):
-    from .chutes_api import ChutesAPI
-
-    return ChutesAPI(s.chutes_api_url, s.chutes_api_key)
-
-
-def full_revision(revision: str) -> str:
-    """A 40-hex revision, a unique prefix of one in the deployments ledger expanded (the chute name is
-    derived from the full hash)."""
-    from . import ledger
-
-    if re.fullmatch(r"[0-9a-f]{40}", revision):
-        return revision
-    found = sorted({e["revision"] for e in ledger.read() if str(e.get("revision") or "").startswith(revision)
-                    and len(str(e["revision"])) == 40})
-    if len(found) == 1:
-        return found[0]
-    raise KitError(f"revision {revision!r}: give the full 40-hex commit hash (the chute name is derived from it)"
-                   + (f"; the ledger has {len(found)} revisions starting so" if found else ""))
-
-
-def resolve_chute(revision: str, hf_repo: str | None = None) -> tuple[Any, dict[str, Any], str]:
-    """(settings, the chute's API record, its base URL) for a revision of the miner's repo.
-
-    `hf_repo` ("USER/ScoreVision") names another Hugging Face user than HF_USER.
-    """
-    from ..chute.official import chute_name
-    from .chutes_api import ChuteNotFound
-    from .common import chute_base_url, require, settings
-
-    s = settings()
-    require(s, "CHUTES_API_KEY", *([] if hf_repo else ["HF_USER"]), what=f"finding the chute of revision {revision}")
-    user = hf_repo.split("/")[0] if hf_repo else s.hf_user
-    revision = full_revision(revision)
-    name = chute_name(revision, user)
-    with _client(s) as api:
-        try:
-            chute = api.get_chute(name)
-        except ChuteNotFound as e:
-            raise KitError(f"no chute {name} (revision {revision} of {user}/ScoreVision) in your Chutes account: push "
-                           f"it with `tvkit push --revision {revision} --element-id ID`, or see what is deployed "
-                           "with `tvkit chutes-list`") from e
-    slug = chute.get("slug")
-    if not slug:
-        raise KitError(f"chute {name} has no slug yet (the Chutes API gave none); try again in a minute")
-    return s, chute, chute_base_url(s, slug)
+from .common import chutes_client
+from .ops import resolve_chute  # also kit.chute.cli's lookup of a revision's chute
 
 
 def _quiet_http_logs() -> None:
@@ -192,7 +144,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
 def _cmd_warmup(args: argparse.Namespace) -> int:
     s, chute, url = resolve_chute(args.revision, args.hf_repo)
     status = "unknown"
-    with _client(s) as api:
+    with chutes_client(s) as api:
         for event in api.warmup(chute["chute_id"], seconds=args.seconds):
             status = str(event.get("status", status))
             print(f"[{status}] {event.get('log', '')}".rstrip(), flush=True)
@@ -208,7 +160,7 @@ def _cmd_logs(args: argparse.Namespace) -> int:
     s = settings()
     require(s, "CHUTES_API_KEY", what="reading instance logs")
     n = 0
-    with _client(s) as api:
+    with chutes_client(s) as api:
         for line in api.instance_logs(args.instance, backfill=args.backfill, seconds=args.seconds):
             print(line, flush=True)
             n += 1
@@ -237,8 +189,9 @@ def _cmd_delete(args: argparse.Namespace) -> int:
 
 
 def add_deploy_commands(sub) -> None:
-    from .commitment import CommitmentSource
     from typing import get_args
+
+    from .commitment import CommitmentSource
 
     p = sub.add_parser("push", help="ship as the subnet ships: checks, private HF repo, chute built, deployed, "
                                     "warmed, healthy, the commitment, then the repo public")

@@ -23,8 +23,9 @@ says which.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
 from .. import KitError
 from ..settings import Settings
@@ -80,9 +81,9 @@ def bittensor_commit(s: Settings, payload: dict[str, Any]) -> str:
                           "--no-commit and commit the printed payload yourself")
     if not (s.wallet_cold and s.wallet_hot):
         raise CommitError("set BITTENSOR_WALLET_COLD and BITTENSOR_WALLET_HOT (your registered hotkey)")
-    import bittensor as bt
-
     import inspect
+
+    import bittensor as bt
 
     try:
         wallet = bt.Wallet(name=s.wallet_cold, hotkey=s.wallet_hot, path=str(s.wallet_path))

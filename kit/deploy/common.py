@@ -1,6 +1,7 @@
-"""What every ship/operate command shares: credentials checks, where the kit keeps its records.
+"""What every ship/operate command shares: credentials checks, where the kit keeps its records, the Chutes client.
 
-Usage: `require(settings(), "HF_USER", what="tvkit publish"); hf_repo_of(settings())` -> "alice/ScoreVision"
+Usage: `require(settings(), "HF_USER", what="tvkit publish"); hf_repo_of(settings())` -> "alice/ScoreVision";
+`with chutes_client(settings()) as api: api.list_chutes()`
 """
 
 from __future__ import annotations
@@ -58,3 +59,10 @@ def chute_base_url(s: Settings, slug: str) -> str:
         raise KitError(f"CHUTES_CHUTE_URL={template!r} has no {{slug}} placeholder "
                        "(the default is https://{slug}.chutes.ai)")
     return template.replace("{slug}", slug).rstrip("/")
+
+
+def chutes_client(s: Settings):
+    """The Chutes API client for these settings (CHUTES_API_URL, CHUTES_API_KEY); use it as a context manager."""
+    from .chutes_api import ChutesAPI
+
+    return ChutesAPI(s.chutes_api_url, s.chutes_api_key)

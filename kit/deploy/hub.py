@@ -23,8 +23,9 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from .. import KitError
 from ..settings import Secret
@@ -81,8 +82,12 @@ class Hub:
         return (name in ("ConnectError", "ReadTimeout", "ConnectTimeout", "RemoteProtocolError")), None
 
     def _call(self, what: str, fn: Callable[[], Any], repo: str, revision: str | None = None) -> Any:
-        from huggingface_hub.errors import (HfHubHTTPError, OfflineModeIsEnabled, RepositoryNotFoundError,
-                                            RevisionNotFoundError)
+        from huggingface_hub.errors import (
+            HfHubHTTPError,
+            OfflineModeIsEnabled,
+            RepositoryNotFoundError,
+            RevisionNotFoundError,
+        )
 
         try:
             return with_retries(fn, self._classify, self.backoff, what, on_retry=log.warning)
@@ -102,10 +107,11 @@ class Hub:
             status = e.response.status_code if e.response is not None else None
             server = (getattr(e, "server_message", None) or str(e)).strip().splitlines()[0][:300]
             if status == 401:
-                raise HubError(f"{what}: the Hub refused {self.token_name} (HTTP 401: {server}); {TOKEN_HELP}", 401) from e
+                raise HubError(f"{what}: the Hub refused {self.token_name} (HTTP 401: {server}); {TOKEN_HELP}",
+                               401) from e
             if status == 403:
-                raise HubError(f"{what}: {self.token_name} may not write to {repo} (HTTP 403: {server}); is it a read-only "
-                               f"token, or is the repo someone else's? {TOKEN_HELP}", 403) from e
+                raise HubError(f"{what}: {self.token_name} may not write to {repo} (HTTP 403: {server}); "
+                               f"is it a read-only token, or is the repo someone else's? {TOKEN_HELP}", 403) from e
             if status == 429:
                 after = retry_after_seconds(e.response.headers.get("Retry-After"))
                 raise HubError(f"{what}: the Hugging Face Hub's rate limit (HTTP 429: {server}); wait "

@@ -1,21 +1,69 @@
-"""Operate what was shipped (used by `tvkit` and notebook 06): list, test, delete; pictures from the ledger."""
+"""Operate what was shipped (used by `tvkit` and notebook 06): find, list, test, delete; pictures from the ledger.
+
+Usage: `s, chute, url = resolve_chute("<40-hex revision>")`; `list_turbovision_chutes()`; `delete_revision(rev)`
+
+`resolve_chute` (the chute of a revision, also behind `tvkit ping-chute/test-chute --revision`)
+lives here, not in `cli.py`: this module used to import it from `cli`, which imports this
+module, a circle (tests/test_project.py keeps kit free of them). `cli.py` re-exports it.
+"""
 
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
+from .. import KitError
+from ..settings import Settings
 from . import ledger
-from .cli import _client, resolve_chute
-from .common import require, settings
+from .common import chute_base_url, chutes_client, require, settings
+
+
+def full_revision(revision: str) -> str:
+    """A 40-hex revision, a unique prefix of one in the deployments ledger expanded (the chute name is
+    derived from the full hash)."""
+    if re.fullmatch(r"[0-9a-f]{40}", revision):
+        return revision
+    found = sorted({e["revision"] for e in ledger.read() if str(e.get("revision") or "").startswith(revision)
+                    and len(str(e["revision"])) == 40})
+    if len(found) == 1:
+        return found[0]
+    raise KitError(f"revision {revision!r}: give the full 40-hex commit hash (the chute name is derived from it)"
+                   + (f"; the ledger has {len(found)} revisions starting so" if found else ""))
+
+
+def resolve_chute(revision: str, hf_repo: str | None = None) -> tuple[Settings, dict[str, Any], str]:
+    """(settings, the chute's API record, its base URL) for a revision of the miner's repo.
+
+    `hf_repo` ("USER/ScoreVision") names another Hugging Face user than HF_USER.
+    """
+    from ..chute.official import chute_name
+    from .chutes_api import ChuteNotFound
+
+    s = settings()
+    require(s, "CHUTES_API_KEY", *([] if hf_repo else ["HF_USER"]), what=f"finding the chute of revision {revision}")
+    user = hf_repo.split("/")[0] if hf_repo else s.hf_user
+    revision = full_revision(revision)
+    name = chute_name(revision, user)
+    with chutes_client(s) as api:
+        try:
+            chute = api.get_chute(name)
+        except ChuteNotFound as e:
+            raise KitError(f"no chute {name} (revision {revision} of {user}/ScoreVision) in your Chutes account: push "
+                           f"it with `tvkit push --revision {revision} --element-id ID`, or see what is deployed "
+                           "with `tvkit chutes-list`") from e
+    slug = chute.get("slug")
+    if not slug:
+        raise KitError(f"chute {name} has no slug yet (the Chutes API gave none); try again in a minute")
+    return s, chute, chute_base_url(s, slug)
 
 
 def list_turbovision_chutes(all_chutes: bool = False, limit: int = 100) -> list[dict[str, Any]]:
     """Your chutes (turbovision-* unless `all_chutes`) with the revision the ledger knows for each."""
     s = settings()
     require(s, "CHUTES_API_KEY", what="listing your chutes")
-    with _client(s) as api:
+    with chutes_client(s) as api:
         items = api.list_chutes(limit=limit)
     revs = {e.get("chute_name"): e.get("revision") for e in ledger.pushes(ledger.read())}
     return [{"name": c.get("name"), "chute_id": c.get("chute_id"), "slug": c.get("slug"), "hot": bool(c.get("hot")),
@@ -48,7 +96,7 @@ def delete_revision(revision: str, hf_repo: str | None = None, keep_image: bool 
     name, chute_id = chute.get("name"), chute.get("chute_id")
     image = chute.get("image")
     image_id = image.get("image_id") if isinstance(image, dict) else (image if isinstance(image, str) else None)
-    with _client(s) as api:
+    with chutes_client(s) as api:
         api.delete_chute(chute_id)
         if image_id and not keep_image:
             api.delete_image(image_id)

@@ -36,15 +36,15 @@ calls they would make, and the exact commitment, touching nothing.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
 from .. import KitError
 from ..settings import Settings
 from . import chutes_cli, ledger
-from .commitment import CommitError, Committer, bittensor_available, bittensor_commit, commitment_payload, \
-    hotkey_ss58
+from .commitment import CommitError, Committer, bittensor_available, bittensor_commit, commitment_payload, hotkey_ss58
 from .common import MissingCredentials, chute_base_url, deployments_dir
 
 PushStep = Literal["checks", "upload", "render", "build", "deploy", "secret", "warmup", "health", "commit",
@@ -215,7 +215,8 @@ def _existing_chute(c: _Ctx, api) -> dict[str, Any] | None:
     code = api.chute_code(chute["chute_id"])
     if integrity_hash(code) != integrity_hash(c.rendered.text) or c.result.revision not in code:
         raise KitError(f"chute name {c.result.chute_name} is taken by a chute with other code (id "
-                       f"{chute.get('chute_id')}); retire it first: `tvkit delete-chute --revision {c.result.revision}`")
+                       f"{chute.get('chute_id')}); retire it first: "
+                       f"`tvkit delete-chute --revision {c.result.revision}`")
     return chute
 
 
@@ -263,9 +264,11 @@ def _step_secret(c: _Ctx) -> None:
 
 def _step_warmup(c: _Ctx) -> None:
     with c.api() as api:
-        status = api.warm_until_hot(c.result.chute_id, seconds=c.warmup_seconds, echo=lambda ln: c.echo(f"warmup: {ln}"))
+        status = api.warm_until_hot(c.result.chute_id, seconds=c.warmup_seconds,
+                                    echo=lambda ln: c.echo(f"warmup: {ln}"))
     if status != "hot":
-        raise KitError(f"chute {c.result.chute_name} was not hot after {c.warmup_seconds:.0f} s (last status: {status})")
+        raise KitError(f"chute {c.result.chute_name} was not hot after {c.warmup_seconds:.0f} s "
+                       f"(last status: {status})")
 
 
 def _step_health(c: _Ctx) -> None:
@@ -516,7 +519,8 @@ class Plan:
             lines.append("commitment: " + json.dumps(self.commitment))
         lines += [f"note: {n}" for n in self.notes]
         if self.missing:
-            lines.append("missing to run it for real: " + ", ".join(self.missing) + " (`tvkit doctor --deploy` says how)")
+            lines.append("missing to run it for real: " + ", ".join(self.missing)
+                         + " (`tvkit doctor --deploy` says how)")
         return "\n".join(lines)
 
 

@@ -44,14 +44,15 @@ _NEW_COMMIT = ("push a new revision and commit it (`tvkit push --model-path DIR 
 REASONS: dict[str, tuple[str, str]] = {
     "FAIL_LATENCY": ("the public compliance checker measured a p95 latency per frame above the element's threshold "
                      "(100 ms by default, plus 10 ms tolerance) on 2 vCPUs, 3 runs in a row",
-                     "a later checker run whose p95 passes lifts it; to be sure, make it faster (`tvkit bench latency`, "
-                     "`tvkit comply`), then " + _NEW_COMMIT),
+                     "a later checker run whose p95 passes lifts it; to be sure, make it faster "
+                     "(`tvkit bench latency`, `tvkit comply`), then " + _NEW_COMMIT),
     "FAIL_OUTPUT": ("the compliance checker re-ran your committed revision on 2 vCPUs and its outputs did not match "
                     "the answers your chute gave validators (boxes, IoU, drift), or it failed on some challenges",
                     "it stays for this commit: find the difference (`tvkit comply`), then " + _NEW_COMMIT),
     "FAIL_RUNTIME": ("the compliance checker could not run your committed revision (it did not load, no challenges "
                      "were found for it, or the commitment was missing)",
-                     "it stays for this commit: check the bundle loads and answers (`tvkit comply`), then " + _NEW_COMMIT),
+                     "it stays for this commit: check the bundle loads and answers (`tvkit comply`), then "
+                     + _NEW_COMMIT),
     "inactive": ("validators saw more than 30 challenges (20 on private elements) for this commitment and every one "
                  "scored 0: the chute answered nothing usable",
                  "it never comes off for this commit: make the chute answer (`tvkit ping-chute --revision R`, `tvkit "

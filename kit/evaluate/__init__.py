@@ -65,8 +65,16 @@ from ..datasets import VideoReader
 from ..manifest import EVALUATE_MODES, REGISTERED_PILLARS, Element, EvaluateMode, Manifest, load_manifest
 from .answer import ReadFrame, RefFrame, frame_count, read_frames, reference_frames, validator_raises
 from .keypoints import RULES, KeypointScore, score_keypoints, seen_edges
-from .objects import (DETECTION_PILLARS, FRAME_PILLARS, FrameDetections, FrameRow, detection_metrics,
-                      frame_detections, frame_row, smoothness)
+from .objects import (
+    DETECTION_PILLARS,
+    FRAME_PILLARS,
+    FrameDetections,
+    FrameRow,
+    detection_metrics,
+    frame_detections,
+    frame_row,
+    smoothness,
+)
 
 __all__ = ["evaluate", "Evaluation", "ElementScore", "PillarScore", "Spread", "Mode", "MODES", "load_answer",
            "format_breakdown", "KeypointScore", "RULES", "KEYPOINT_PILLARS"]
@@ -280,7 +288,8 @@ def frame_store_positions(keys: list[Any]) -> dict[Any, int | None]:
 
 
 def score_keypoint_frames(video: str | os.PathLike, keypoints_by_frame: dict[Any, Any],
-                          template: np.ndarray | None = None, threads: int = 2) -> tuple[dict[Any, KeypointScore], int, int, int]:
+                          template: np.ndarray | None = None,
+                          threads: int = 2) -> tuple[dict[Any, KeypointScore], int, int, int]:
     """The keypoint metric for every answered frame: decode once, score on `threads` threads.
     `keypoints_by_frame` is keyed by the answer's frame ids as sent (`frame_store_positions`
     says which video frame each one is scored on).
@@ -548,7 +557,8 @@ def format_breakdown(ev: Evaluation) -> str:
             s = es.spread.final
             lines.append(f"  validator picks (3 frames) over {es.spread.n_windows} windows: final min {s['min']:.4f}, "
                          f"median {s['median']:.4f}, max {s['max']:.4f}")
-    where = "every ground-truth frame" if ev.mode == "full" else f"ground-truth frames {ev.scored_frames} (seed {ev.seed})"
+    where = ("every ground-truth frame" if ev.mode == "full"
+             else f"ground-truth frames {ev.scored_frames} (seed {ev.seed})")
     lines.append(f"mode {ev.mode}: object pillars on {where}; smoothness and keypoints on every answered frame")
     lines.append(f"final (mean over {len(ev.elements)} element(s)): {ev.final:.4f}")
     return "\n".join(lines)

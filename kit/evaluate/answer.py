@@ -229,7 +229,8 @@ def validator_raises(answer: Any, objects: list[str] | None, keypoints: bool) ->
     keys: list[Any] = []
     for i, fr in enumerate(entries):
         if not isinstance(fr, dict):
-            return f"predictions.frames[{i}] is a {type(fr).__name__}, not an object (AttributeError in evaluate.py:100)"
+            return (f"predictions.frames[{i}] is a {type(fr).__name__}, not an object "
+                    "(AttributeError in evaluate.py:100)")
         fid = fr.get("frame_id", -1)
         try:
             hash(fid)

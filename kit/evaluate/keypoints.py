@@ -34,8 +34,8 @@ only for frames that no earlier rule zeroed (a zero is a zero, whichever rule co
 from __future__ import annotations
 
 import numbers
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Union
 
 import cv2
 import numpy as np
@@ -94,7 +94,7 @@ def is_bowtie(corners: np.ndarray) -> bool:
     return _intersect(p[0], p[1], p[2], p[3]) or _intersect(p[1], p[2], p[3], p[0])
 
 
-EdgesArg = Union[np.ndarray, Callable[[], np.ndarray], None]
+EdgesArg = np.ndarray | Callable[[], np.ndarray] | None
 
 
 def score_keypoints(keypoints, width: int, height: int, edges: EdgesArg,
@@ -235,7 +235,8 @@ def _score(keypoints, W: int, H: int, edges: EdgesArg, template: np.ndarray | No
     if n_union == 0 or rest / n_union > 0.9:
         share = rest / n_union if n_union else 0.0
         return _zero("mostly_unexpected_lines",
-                     f"{share:.0%} of the seen and expected line pixels are seen lines off the expected ones (limit 90%)",
+                     f"{share:.0%} of the seen and expected line pixels are seen lines off the expected ones "
+                     "(limit 90%)",
                      n_vis)
 
     # 11. the share of expected line pixels that are seen

@@ -39,7 +39,8 @@ def perturbed_answer(gt: GroundTruth, seed: int = 0, box_jitter_px: float = 0.0,
     (0, 0); swap_teams: team 1 and team 2 exchanged (the validator scores both mappings).
     """
     # one stream per kind of damage, so turning one knob leaves the others' draws unchanged
-    box_rng, miss_rng, fp_rng, kp_rng, drop_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(5))
+    box_rng, miss_rng, fp_rng, kp_rng, drop_rng = (np.random.default_rng(s)
+                                                   for s in np.random.SeedSequence(seed).spawn(5))
     W, H = gt.width, gt.height
     index = {name: i for i, name in enumerate(objects)}
     frames = []
@@ -49,7 +50,8 @@ def perturbed_answer(gt: GroundTruth, seed: int = 0, box_jitter_px: float = 0.0,
             if miss_rate and miss_rng.random() < miss_rate:
                 continue
             name = OBJECT_TYPES.get(b.cls_id)
-            x1, y1, x2, y2 = np.array([b.x1, b.y1, b.x2, b.y2], float) + box_rng.normal(0, box_jitter_px, 4) * (box_jitter_px > 0)
+            x1, y1, x2, y2 = (np.array([b.x1, b.y1, b.x2, b.y2], float)
+                              + box_rng.normal(0, box_jitter_px, 4) * (box_jitter_px > 0))
             x1, x2 = sorted((float(np.clip(x1, 0, W)), float(np.clip(x2, 0, W))))
             y1, y2 = sorted((float(np.clip(y1, 0, H)), float(np.clip(y2, 0, H))))
             if name not in index:

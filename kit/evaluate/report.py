@@ -281,7 +281,8 @@ def _element_html(es: ElementScore) -> str:
 
 def _html(ev: Evaluation, pictures: list[tuple[str, str]]) -> str:
     e = html.escape
-    gate = "" if ev.gate_passed else f"<p class=bad>Answer gate failed: {e(ev.gate_reason)}. Every element scores 0.</p>"
+    gate = ("" if ev.gate_passed
+            else f"<p class=bad>Answer gate failed: {e(ev.gate_reason)}. Every element scores 0.</p>")
     imgs = "".join(f"<figure><img src='{e(p)}'><figcaption>{e(c)}</figcaption></figure>" for p, c in pictures)
     elements = "".join(_element_html(es) for es in ev.elements.values())
     return f"""<!doctype html><html><head><meta charset=utf-8><title>Turbo Vision evaluation</title>
@@ -380,7 +381,8 @@ def frame_view(ev: Evaluation, answer: dict[str, Any], gt: GroundTruth, frames: 
     k = ev.keypoint_frames.get(fid)
     if k:
         parts.append(f"keypoints {k.score:.3f}" + (f", zeroed ({k.rule}): {k.detail}" if k.rule else ""))
-    return tile([left, right], cols=2, tile_width=640, titles=["ground truth", "answer + expected lines"]), "; ".join(parts)
+    return (tile([left, right], cols=2, tile_width=640, titles=["ground truth", "answer + expected lines"]),
+            "; ".join(parts))
 
 
 def explorer(ev: Evaluation, answer: dict[str, Any], ground_truth: GroundTruth | str | os.PathLike,

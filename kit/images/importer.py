@@ -20,8 +20,9 @@ import --element ID --src DIR --out DIR [--map A=B] [--drop NAME]`.
   group of an image is, in this order, its entry in a `scenes.json` beside the export (images
   linked by `near_dup_cluster` or `video` fall in one group, union-find), else its clip from the
   file name: Roboflow's video frames `<video>_mp4-<n>_jpg.rf.<hash>` are video `<video>_mp4` (the
-  name `scenes.json` uses), any other name goes to `kit.datasets.exports.group_of`. Whole groups go to train / val / test, seeded
-  (`kit.datasets.exports.split_by_group`); `split="keep"` keeps the source's own splits.
+  name `scenes.json` uses), any other name goes to `kit.datasets.exports.group_of`. Whole groups
+  go to train / val / test, seeded (`kit.datasets.exports.split_by_group`); `split="keep"` keeps
+  the source's own splits.
 """
 
 from __future__ import annotations
@@ -30,15 +31,16 @@ import json
 import os
 import re
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import cv2
 from tqdm import tqdm
 
 from .. import KitError
-from ..datasets import _move_into_place, _staged, write_data_yaml
+from ..datasets import move_into_place, staged_dir, write_data_yaml
 from ..datasets.exports import group_of, read_export_notes, restore_size, source_name, split_by_group
 from .labels import LabelledImage, match_names, name_key, read_labelled
 
@@ -191,7 +193,7 @@ def import_images(src: str | os.PathLike, out_dir: str | os.PathLike, objects: l
     grp: dict[str, set[str]] = {s: set() for s in SPLITS}
     dropped = Counter()
     out_dir = Path(out_dir)
-    with _staged(out_dir) as tmp:
+    with staged_dir(out_dir) as tmp:
         for li in tqdm(images, desc="import", unit="img", disable=not progress):
             s = assign[li.image]
             (tmp / "images" / s).mkdir(parents=True, exist_ok=True)
@@ -225,7 +227,7 @@ def import_images(src: str | os.PathLike, out_dir: str | os.PathLike, objects: l
         info = {"source": str(src.resolve()), "objects": list(objects), "mapping": cmap, "split": split,
                 "seed": seed, "groups": {s: sorted(grp[s]) for s in used}, "size": list(wh) if wh else None}
         write_data_yaml(tmp, out_dir, dict(enumerate(objects)), used, kit_info=info)
-        _move_into_place(tmp, out_dir)
+        move_into_place(tmp, out_dir)
     user = {name_key(k) for k in (mapping or {})}
     return ImageImport(out_dir.resolve() / "data.yaml", list(objects), cmap, dict(before),
                        {s: dict(after[s]) for s in used}, {s: n_img[s] for s in used}, {s: n_neg[s] for s in used},

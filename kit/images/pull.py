@@ -49,10 +49,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
-from typing import Any, Iterable
+from typing import Any
 from urllib.parse import quote, urlparse
 
 import cv2
@@ -80,7 +81,7 @@ def results_url() -> str:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 # --- HTTP ----------------------------------------------------------------------------------------
@@ -263,7 +264,7 @@ def _element_detail(f: Fetcher, element_id: str, lookback_days: int, out: Path, 
 
 
 def _mtime(p: Path) -> str:
-    return datetime.fromtimestamp(p.stat().st_mtime, timezone.utc).isoformat(timespec="seconds")
+    return datetime.fromtimestamp(p.stat().st_mtime, UTC).isoformat(timespec="seconds")
 
 
 def _pull_asset(f: Fetcher, a: dict, folder: Path, prov: dict) -> str:

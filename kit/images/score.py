@@ -55,16 +55,23 @@ import html
 import json
 import os
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from .. import KitError
 from ..contract import read_json, write_json_atomic
 from ..evaluate import ElementScore, PillarScore, check_elements
 from ..evaluate.answer import Det, ReadFrame, RefFrame, frame_count, read_frames
-from ..evaluate.objects import DETECTION_PILLARS, FrameDetections, detection_metrics, frame_detections, frame_row, \
-    smoothness
+from ..evaluate.objects import (
+    DETECTION_PILLARS,
+    FrameDetections,
+    detection_metrics,
+    frame_detections,
+    frame_row,
+    smoothness,
+)
 from ..manifest import Element, Manifest, load_manifest
 from .labels import IMAGE_SUFFIXES, SPLIT_ALIASES, Obj, did_you_mean, image_size, read_api_truth, read_yolo
 

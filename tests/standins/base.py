@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-
 #: One sequence shared by every stand-in (and anything else in the test process that takes a number),
 #: so the order of calls across servers can be asserted.
 _SEQ = itertools.count(1)
@@ -82,7 +81,7 @@ class StandIn:
         self.url = f"http://127.0.0.1:{self.port}"
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
-    def start(self) -> "StandIn":
+    def start(self) -> StandIn:
         self._thread.start()
         return self
 
@@ -155,7 +154,7 @@ class StandIn:
         if h.command != "HEAD":
             h.wfile.write(data)
 
-    def _stream(self, h, stream: "Stream") -> None:
+    def _stream(self, h, stream: Stream) -> None:
         h.send_response(200)
         h.send_header("Content-Type", "text/event-stream")
         h.send_header("Connection", "close")

@@ -121,7 +121,8 @@ class ChutesStandIn(StandIn):
 
     def image_logs(self, seen, m):
         img = self._find(self.images, m["ref"], self._user(seen), "Image")
-        return 200, f"build of {img['name']}:{img['tag']}\nsuccessfully built and pushed\n", {"Content-Type": "text/plain"}
+        return (200, f"build of {img['name']}:{img['tag']}\nsuccessfully built and pushed\n",
+                {"Content-Type": "text/plain"})
 
     def _image_view(self, img: dict) -> dict:
         return {"image_id": img["id"], "name": img["name"], "tag": img["tag"], "status": img["status"],
@@ -162,7 +163,8 @@ class ChutesStandIn(StandIn):
         chute_id = str(uuid.uuid4())
         instance = str(uuid.uuid4())
         self.chutes[chute_id] = {
-            "id": chute_id, "name": body["name"], "user_id": user.user_id, "slug": slugify(f"{user.username}-{body['name']}"),
+            "id": chute_id, "name": body["name"], "user_id": user.user_id,
+            "slug": slugify(f"{user.username}-{body['name']}"),
             "hot": False, "image": img, "code": body["code"], "node_selector": body["node_selector"],
             "cords": body["cords"], "created_at": time.strftime("%Y-%m-%dT%H:%M:%S"), "instances": [instance],
         }

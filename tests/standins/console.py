@@ -64,8 +64,10 @@ class ConsoleStandIn(StandIn):
             self.files[img_path[len("files/"):]] = a["image"]
             if a.get("annotation_file", True):
                 self.files[ann_path[len("files/"):]] = _json_bytes({
-                    "annotations": [{**x, "exemplar_enabled": True, "prompt_text": x["class"]} for x in a["annotations"]],
-                    "frame_idx": a.get("frame", 0), "image_key": f"synthetic-datasets/x/frames/{a.get('frame', 0):06d}.png"})
+                    "annotations": [{**x, "exemplar_enabled": True, "prompt_text": x["class"]}
+                                    for x in a["annotations"]],
+                    "frame_idx": a.get("frame", 0),
+                    "image_key": f"synthetic-datasets/x/frames/{a.get('frame', 0):06d}.png"})
             inline = a.get("inline") or [{"bbox": x["bbox"], "className": x["class"]} for x in a["annotations"]]
             starter.append({"assetId": a["id"], "imageUrl": f"{self.url}/{img_path}",
                             "annotationUrl": f"{self.url}/{ann_path}", "frameIndex": a.get("frame", 0),

@@ -192,7 +192,8 @@ class HubStandIn(StandIn):
                 files[v["path"]] = {"lfs": v["oid"], "oid": v["oid"], "size": v["size"]}
             elif item["key"] == "deletedFile":
                 if v["path"] not in files:
-                    raise Reply(404, {"error": "A file with this name doesn't exist"}, {"X-Error-Code": "EntryNotFound"})
+                    raise Reply(404, {"error": "A file with this name doesn't exist"},
+                                {"X-Error-Code": "EntryNotFound"})
                 del files[v["path"]]
             else:
                 raise Reply(400, {"error": f"unknown commit operation {item['key']}"})

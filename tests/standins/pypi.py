@@ -43,7 +43,7 @@ class PyPIStandIn(StandIn):
             self.add(w)
 
     @classmethod
-    def from_tmp_wheels(cls) -> "PyPIStandIn":
+    def from_tmp_wheels(cls) -> PyPIStandIn:
         return cls(sorted(TMP_WHEELS.glob("*.whl")) if TMP_WHEELS.is_dir() else [])
 
     def add(self, wheel: Path) -> None:
