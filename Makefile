@@ -8,24 +8,32 @@ STAMP  := $(VENV)/.installed
 # Offline, a turbovision checkout beside the clone stands in (here: ../shared/reference).
 export TVKIT_CHUTE_TEMPLATE ?= $(wildcard $(CURDIR)/../shared/reference/validator-ea7412f/turbovision_chute.py.j2)
 
-.PHONY: setup run test test-fast bench clean-venv
+.PHONY: setup run test test-fast test-notebooks bench clean-venv
 
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -qq --upgrade pip
-	$(BIN)/python -m pip install -qq -e '.[test]'
+	$(BIN)/python -m pip install -qq -e '.[test,scale]'
 	@touch $(STAMP)
 
 # The main job: the notebook suite on the built-in default, headless.
 run: setup
 	$(BIN)/tvkit run --profile smoke
 
-# Unit tests, CLI tests and every notebook executed (nbval, lax: fails on errors), on two
-# workers (a test file stays on one worker, so its module fixtures, e.g. a dry run, are shared).
+# Unit tests, CLI tests and the notebook suite run ONCE through papermill (tests/test_suite_*.py:
+# football, and a Detect element), on two workers (a test file stays on one worker, so its module
+# fixtures, e.g. a dry run, are shared); the slowest tests listed at the end. ruff first: a lint
+# finding fails the run before the tests start.
 test: setup
-	$(BIN)/python -m pytest -n 2 --dist loadfile tests notebooks --nbval-lax --nbval-current-env -p no:cacheprovider
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder tests -p no:cacheprovider --durations=15
+
+# Every notebook alone on its own defaults under nbval (lax: fails on errors), as a JupyterLab
+# user opens it; `make test` runs them wired together instead.
+test-notebooks: setup
+	$(BIN)/python -m pytest notebooks --nbval-lax --nbval-current-env -p no:cacheprovider
 
 test-fast: setup
 	$(BIN)/python -m pytest tests -m "not slow and not notebook" -p no:cacheprovider

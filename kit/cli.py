@@ -131,8 +131,18 @@ def _cmd_evaluate_images(args: argparse.Namespace) -> int:
 
         files = write_image_report(ev, args.report)
         print(f"report: {files['html']}", file=sys.stderr)
+    _track_scores(ev.breakdown, args.report)
     print(json.dumps(ev.to_dict(), indent=2) if args.json else str(ev))
     return 0
+
+
+def _track_scores(breakdown: dict, report: str | None) -> None:
+    """Every pillar and gate of every element scored, and the report, into the command's MLflow run."""
+    from . import track
+
+    track.log_metrics(breakdown)
+    if report:
+        track.log_artifact(report, folder="report")
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
@@ -142,7 +152,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         return _cmd_evaluate_images(args)
     missing = [n for n, v in (("--answer", args.answer), ("--truth", args.truth), ("--video", args.video)) if not v]
     if missing:
-        raise KitError(f"evaluate: missing {', '.join(missing)} (a clip: --answer A.json --truth GT.json --video V.mp4; "
+        raise KitError(f"evaluate: missing {', '.join(missing)} "
+                       "(a clip: --answer A.json --truth GT.json --video V.mp4; "
                        "photos: --element ID --images PATH --truth PATH --answer PATH)")
     args.predictions, args.ground_truth = args.answer, args.truth
     answer = load_answer(args.predictions)
@@ -158,6 +169,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
         page = write_report(ev, answer, args.ground_truth, args.video, args.report)
         print(f"report: {page}", file=sys.stderr)
+    _track_scores(ev.breakdown, args.report)
     if args.json:
         print(json.dumps(ev.to_dict(), indent=2))
     else:
@@ -307,11 +319,19 @@ def _cmd_dataset_check(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from .runs import (format_markdown_table, format_score_table, load_sweep, parse_overrides, run_suite, run_sweep,
-                       sweep_rows)
+    from .runs import (
+        format_markdown_table,
+        format_score_table,
+        load_sweep,
+        parse_overrides,
+        run_suite,
+        run_sweep,
+        split_sweep,
+        sweep_rows,
+    )
 
     only = [o for chunk in (args.only or []) for o in chunk.split(",") if o]
-    overrides = parse_overrides(args.param or [])
+    overrides, grid = split_sweep(parse_overrides(args.param or []), args.param or [])
     if args.element:  # the whole journey for one element: every notebook that declares `element` follows it
         from .manifest import load_manifest
 
@@ -319,8 +339,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
         overrides.setdefault("element", args.element)
     if args.manifest:
         overrides.setdefault("manifest", args.manifest)
-    if args.sweep:
-        sweep = run_sweep(load_sweep(args.sweep), args.profile, only or None, overrides)
+    if args.sweep or grid:
+        spec = load_sweep(args.sweep) if args.sweep else {"grid": {}}
+        spec["grid"] = {**spec["grid"], **grid}
+        sweep = run_sweep(spec, args.profile, only or None, overrides, ray_address=args.ray_address,
+                          cpus_per_run=args.cpus_per_run)
         print()
         print(format_markdown_table(*sweep_rows(sweep)))
         print(f"comparison: {sweep.sweep_dir / 'comparison.md'}  plot: {sweep.sweep_dir / 'comparison.png'}")
@@ -335,7 +358,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
             line += f"  cell {nb.error['cell']}: {nb.error['ename']}: {nb.error['evalue']}"
         print(line)
     for name, metrics in result.metrics.items():
-        print(f"  {name}: " + ", ".join(f"{k}={_fmt(v)}" for k, v in metrics.items() if not isinstance(v, (dict, list))))
+        print(f"  {name}: " + ", ".join(f"{k}={_fmt(v)}" for k, v in metrics.items()
+                                        if not isinstance(v, (dict, list))))
         for k, v in metrics.items():  # counts such as zeroing rules; the breakdowns make the table below
             if k != "breakdown" and isinstance(v, dict) and v and all(isinstance(x, (int, float)) for x in v.values()):
                 print(f"    {k}: " + "  ".join(f"{kk} {_fmt(vv)}" for kk, vv in v.items()))
@@ -366,6 +390,38 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 def _fmt(v) -> str:
     return f"{v:.4f}" if isinstance(v, float) else str(v)
+
+
+def _cmd_ui(args: argparse.Namespace) -> int:
+    """`mlflow ui` on the kit's store, under kit.reaper: it and its workers stop with this process,
+    however it stops (Ctrl-C, SIGTERM, or SIGKILL, which the reaper notices)."""
+    import signal
+    import subprocess
+
+    from . import track
+    from .reaper import reaped
+
+    if not track.enabled():
+        raise KitError("mlflow is not installed: pip install -e '.[scale]' (make setup installs it)")
+    uri = track.tracking_uri()
+    cmd = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri, "--host", args.host,
+           "--port", str(args.port), "--workers", "1"]
+    print(f"MLflow UI of {uri}\n  http://{args.host}:{args.port}  (experiment {track.EXPERIMENT}; Ctrl-C stops it)",
+          flush=True)
+
+    def on_term(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_term)
+    proc = subprocess.Popen(reaped(cmd))
+    try:
+        return proc.wait()
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            proc.wait(15)
 
 
 def _cmd_runs_list(args: argparse.Namespace) -> int:
@@ -626,7 +682,8 @@ def build_parser() -> argparse.ArgumentParser:
     sy.add_argument("--clips", type=int, default=1, help="how many clips (default 1)")
     sy.add_argument("--frames", type=int, default=250, help="frames per clip (default 250)")
     sy.add_argument("--seed", type=int, default=0, help="same seed, same clips (default 0)")
-    sy.add_argument("--out", default="data/synth", help="folder for clip_XXX.mp4 and clip_XXX.json (default data/synth)")
+    sy.add_argument("--out", default="data/synth",
+                    help="folder for clip_XXX.mp4 and clip_XXX.json (default data/synth)")
     sy.add_argument("--width", type=int, default=960)
     sy.add_argument("--height", type=int, default=540)
     sy.add_argument("--fps", type=float, default=25.0)
@@ -774,7 +831,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--profile", help="smoke (minutes on a CPU; the default), cpu or gpu")
     r.add_argument("-p", "--param", action="append", metavar="KEY=VALUE",
                    help="set a parameter in every notebook that declares it (wins over the profile and over "
-                        "what earlier notebooks produced)")
+                        "what earlier notebooks produced); KEY=a,b,c sweeps it: one run per value, on Ray")
     r.add_argument("--only", action="append", metavar="NN[,NN]", help="run only these notebooks, e.g. 00,01")
     r.add_argument("--element", metavar="ID", help="the element the whole journey follows (tvkit elements list), e.g. "
                    "kit-example/Detect-fire; default: the notebooks' own (football PlayerDetect)")
@@ -783,9 +840,18 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--sweep", metavar="FILE",
                    help='one run per combination of a grid (YAML or JSON, e.g. {"grid": {"miss_rate": [0.0, 0.3]}, '
                         '"only": ["01", "03"]}), then a comparison in papermill_runs/sweeps/')
+    r.add_argument("--ray-address", metavar="HOST:PORT", help="run a sweep's points on this Ray cluster (default "
+                   "$RAY_ADDRESS, else a local Ray with this machine's CPUs)")
+    r.add_argument("--cpus-per-run", type=float, default=1.0, help="Ray CPUs each sweep point takes (default 1)")
     r.set_defaults(func=_cmd_run)
 
-    rs = sub.add_parser("runs", help="the run ledger")
+    ui = sub.add_parser("ui", help="the MLflow UI on the kit's runs (every run, train, tune, evaluate, dry-run, comply "
+                                   "and push; $MLFLOW_TRACKING_URI or the store beside papermill_runs/)")
+    ui.add_argument("--host", default="127.0.0.1")
+    ui.add_argument("--port", type=int, default=5000)
+    ui.set_defaults(func=_cmd_ui)
+
+    rs = sub.add_parser("runs", help="the run ledger (read from the MLflow store)")
     rs_sub = rs.add_subparsers(dest="runs_command", required=True, metavar="SUBCOMMAND")
     rl = rs_sub.add_parser("list", help="the latest runs")
     rl.add_argument("--last", type=int, default=20)
@@ -793,7 +859,8 @@ def build_parser() -> argparse.ArgumentParser:
     rc = rs_sub.add_parser("compare", help="two runs side by side: scores with deltas, latency, parameters, a plot")
     rc.add_argument("a", help="run id (or a unique part of one) or run folder")
     rc.add_argument("b", help="run id (or a unique part of one) or run folder; deltas are B - A")
-    rc.add_argument("--plot", metavar="FILE.png", help="where the plot goes (default papermill_runs/compare/A_vs_B.png)")
+    rc.add_argument("--plot", metavar="FILE.png",
+                    help="where the plot goes (default papermill_runs/compare/A_vs_B.png)")
     rc.add_argument("--json", action="store_true")
     rc.set_defaults(func=_cmd_runs_compare)
     _add_model_commands(sub)
@@ -815,17 +882,38 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+#: Commands that are MLflow runs (kit.track); `run` opens its own (the suite, each notebook nested).
+TRACKED = ("train", "tune", "evaluate", "dry-run", "comply", "push")
+
+
+def _tracked(args: argparse.Namespace) -> int:
+    """The command, as an MLflow run when it is one of TRACKED: its arguments as parameters, its
+    exit code as a metric (the command logs its own scores into the run)."""
+    from . import track
+
+    if args.command not in TRACKED:
+        return args.func(args)
+    params = {k: v for k, v in vars(args).items() if k not in ("func", "command", "verbose")}
+    with track.run(args.command, params=params, tags={"tvkit.kind": "command"}) as run:
+        code = args.func(args)
+        run.log_metrics({"exit_code": code})
+        if code:
+            run.status = "FAILED"
+        return code
+
+
 def main(argv: list[str] | None = None) -> int:
     from .settings import install_redaction, load_settings
 
     install_redaction()
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.DEBUG if args.verbose else logging.WARNING)
     install_redaction()  # again, for the handler basicConfig just added
     try:
         load_settings()  # registers the secrets of .env for redaction
-        return args.func(args)
+        return _tracked(args)
     except KitError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -1,10 +1,12 @@
-"""Headless runs of the notebook suite with papermill, the run ledger, sweeps and comparisons.
+"""Headless runs of the notebook suite with papermill, sweeps (on Ray) and comparisons.
 
 A run is a folder `papermill_runs/<run id>/` holding the executed notebooks, `params.json`
 (profile, parameters, and what each notebook was given and from where), `metrics.json` (what
 each notebook's last cell wrote), `summary.html` (statuses, the score table, the pictures the
-notebooks saved, and for a failed run the failing cell), plus one line in
-`papermill_runs/index.jsonl`. A failing notebook stops the run; what was made before it stays.
+notebooks saved, and for a failed run the failing cell), and an MLflow run (kit.track: the
+suite, each notebook nested, their parameters, scores and pictures) in the store beside the
+folders, which is the ledger `tvkit runs list` and `tvkit ui` read. A failing notebook stops the
+run; what was made before it stays.
 
 Notebooks are wired forward by name: once a notebook has run, every entry of its metrics
 (paths such as `clips_dir`, `video`, a model or a bundle) becomes the value of the parameter
@@ -25,11 +27,12 @@ import re
 import secrets as _secrets
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-from . import KitError
+from . import KitError, track
 from .contract import write_json_atomic
 from .settings import SETTINGS_HELP, redact
 
@@ -125,6 +128,29 @@ def parse_overrides(pairs: list[str]) -> dict[str, Any]:
         except json.JSONDecodeError:
             out[key] = raw
     return out
+
+
+def split_sweep(overrides: dict[str, Any], pairs: list[str]) -> tuple[dict[str, Any], dict[str, list[Any]]]:
+    """(fixed parameters, sweep grid) from `-p` pairs: `key=a,b,c` (a value that is not JSON and
+    holds commas) sweeps key over a, b and c, each read as JSON when it parses; a JSON value
+    (`key=[1,2]`, `key="a,b"`) stays one value."""
+    grid: dict[str, list[Any]] = {}
+    for pair in pairs:
+        key, _, raw = pair.partition("=")
+        key = key.strip()
+        if isinstance(overrides.get(key), str) and "," in raw and overrides[key] == raw:
+            try:
+                json.loads(raw)
+            except json.JSONDecodeError:
+                grid[key] = [_json_or_text(x.strip()) for x in raw.split(",") if x.strip()]
+    return {k: v for k, v in overrides.items() if k not in grid}, grid
+
+
+def _json_or_text(raw: str) -> Any:
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError:
+        return raw
 
 
 def declared_parameters(book: Path) -> dict[str, Any]:
@@ -246,10 +272,9 @@ def run_suite(profile: str = "smoke", overrides: dict[str, Any] | None = None, o
               runs_dir: Path | None = None, notebooks_dir: Path = NOTEBOOKS_DIR,
               log: Callable[[str], None] = print, sweep: dict[str, Any] | None = None) -> RunResult:
     """Execute the notebooks in order into a new run folder, wiring each one's metrics into the
-    parameters of the later ones; write the summary page and append the ledger line, also when a
-    notebook fails or the run is interrupted."""
-    import papermill as pm
-
+    parameters of the later ones; write the summary page. The suite is an MLflow run (kit.track)
+    and each notebook one nested under it, with its parameters, numeric results and pictures;
+    its status is recorded also when a notebook fails or the run is interrupted."""
     if profile not in PROFILES:
         raise KitError(f"--profile {profile}: unknown profile (choose from {', '.join(PROFILES)})")
     overrides = dict(overrides or {})
@@ -270,76 +295,94 @@ def run_suite(profile: str = "smoke", overrides: dict[str, Any] | None = None, o
     doc = {"run_id": run_id, "profile": profile, "parameters": result.parameters, "overrides": overrides,
            "notebooks": [b.name for b in books], "commit": git_commit(), "sweep": sweep, "passed": {}}
     _write_json(run_dir / "params.json", doc)
-
-    outputs: dict[str, tuple[Any, str]] = {}  # metric name -> (value, the notebook that produced it)
-    try:
-        for book in books:
-            metrics_path = run_dir / f"metrics_{book.stem}.json"
-            passed, sources = notebook_parameters(declared[book.stem], PROFILES[profile], outputs, overrides,
-                                                  {"run_dir": str(run_dir), "metrics_path": str(metrics_path)})
-            doc["passed"][book.stem] = {"parameters": passed, "sources": sources}
-            _write_json(run_dir / "params.json", doc)  # before running: a crash still says what it was given
-            wired = sorted(k for k, s in sources.items() if s not in ("runner", "override", "profile"))
-            given = f" (given {', '.join(wired)} from earlier notebooks)" if wired else ""
-            log(f"[{run_id}] {book.stem} ...{given}")
-            nb = NotebookResult(book.stem, "running", 0.0, str(run_dir / book.name), parameters=passed,
-                                sources=sources, started=time.time(), notebook=str(book))
-            result.notebooks.append(nb)
-            t0 = time.perf_counter()
-            try:
-                pm.execute_notebook(str(book), nb.output, parameters=passed, kernel_name="python3",
-                                    cwd=str(REPO_ROOT), progress_bar=False, log_output=False,
-                                    extra_arguments=["--IPKernelApp.log_level=ERROR"])  # not its TCP warning
-                nb.status = "ok"
-            except Exception as e:  # a failing cell, or a kernel that died: still a recorded, failed run
-                nb.status, nb.error = "failed", _error_record(book, e)
-            finally:
-                nb.seconds = time.perf_counter() - t0
-                _redact_tree(run_dir, nb.started)
-            if nb.status == "failed":
-                where = f" in cell {nb.error['cell']}" if nb.error["cell"] is not None else ""
-                log(f"[{run_id}] {book.stem} FAILED{where}: {nb.error['ename']}: {nb.error['evalue']}")
-                break
-            if metrics_path.is_file():
-                result.metrics[book.stem] = json.loads(metrics_path.read_text())
-                outputs.update({k: (v, book.stem) for k, v in result.metrics[book.stem].items() if v is not None})
-                _write_json(run_dir / "metrics.json", result.metrics)
-            log(f"[{run_id}] {book.stem} ok ({nb.seconds:.1f} s)")
-    except BaseException as e:  # Ctrl-C, or the runner itself broke: the record still says how far it got
-        result.status = "interrupted" if isinstance(e, KeyboardInterrupt) else "failed"
-        for nb in result.notebooks:
-            nb.status = result.status if nb.status == "running" else nb.status
-        raise
-    finally:
-        if result.status == "running":
-            result.status = "ok" if all(n.status == "ok" for n in result.notebooks) else "failed"
-        _finish(result, doc, runs_dir)
+    tags = {"tvkit.kind": "suite", "tvkit.run_id": run_id, "tvkit.run_dir": str(run_dir), "tvkit.profile": profile,
+            "tvkit.sweep": (sweep or {}).get("id"), "tvkit.commit": doc["commit"],
+            "tvkit.element": overrides.get("element") or None}
+    with track.run(run_id, params={**result.parameters, "notebooks": ",".join(b.stem for b in books)},
+                   tags=tags, root=runs_dir) as suite:
+        try:
+            _run_books(books, declared, result, doc, overrides, log)
+        except BaseException as e:  # Ctrl-C, or the runner itself broke: the record says how far it got
+            result.status = "interrupted" if isinstance(e, KeyboardInterrupt) else "failed"
+            for nb in result.notebooks:
+                nb.status = result.status if nb.status == "running" else nb.status
+            raise
+        finally:
+            if result.status == "running":
+                result.status = "ok" if all(n.status == "ok" for n in result.notebooks) else "failed"
+            _finish(result, doc, suite)
     return result
 
 
-def _finish(result: RunResult, doc: dict[str, Any], runs_dir: Path) -> None:
+def _run_books(books: list[Path], declared: dict[str, Any], result: RunResult, doc: dict[str, Any],
+               overrides: dict[str, Any], log: Callable[[str], None]) -> None:
+    """Each notebook in turn, as a nested MLflow run; stops at the first that fails."""
+    import papermill as pm
+
+    run_id, run_dir, profile = result.run_id, result.run_dir, result.profile
+    outputs: dict[str, tuple[Any, str]] = {}  # metric name -> (value, the notebook that produced it)
+    for book in books:
+        metrics_path = run_dir / f"metrics_{book.stem}.json"
+        passed, sources = notebook_parameters(declared[book.stem], PROFILES[profile], outputs, overrides,
+                                              {"run_dir": str(run_dir), "metrics_path": str(metrics_path)})
+        doc["passed"][book.stem] = {"parameters": passed, "sources": sources}
+        _write_json(run_dir / "params.json", doc)  # before running: a crash still says what it was given
+        wired = sorted(k for k, s in sources.items() if s not in ("runner", "override", "profile"))
+        given = f" (given {', '.join(wired)} from earlier notebooks)" if wired else ""
+        log(f"[{run_id}] {book.stem} ...{given}")
+        nb = NotebookResult(book.stem, "running", 0.0, str(run_dir / book.name), parameters=passed,
+                            sources=sources, started=time.time(), notebook=str(book))
+        result.notebooks.append(nb)
+        with track.run(book.stem, params=passed, tags={"tvkit.kind": "notebook", "tvkit.run_id": run_id}) as tr:
+            t0 = time.perf_counter()
+            try:
+                with track.children_under(tr.id):   # the kernel logs (ultralytics' curves) into this run
+                    pm.execute_notebook(str(book), nb.output, parameters=passed, kernel_name="python3",
+                                        cwd=str(REPO_ROOT), progress_bar=False, log_output=False,
+                                        extra_arguments=["--IPKernelApp.log_level=ERROR"])  # not its TCP warning
+                nb.status = "ok"
+            except Exception as e:  # a failing cell, or a kernel that died: still a recorded, failed run
+                nb.status, nb.error = "failed", _error_record(book, e)
+                tr.status = "FAILED"
+                tr.set_tags({"tvkit.error": f"{nb.error['ename']}: {nb.error['evalue']}"})
+            finally:
+                nb.seconds = time.perf_counter() - t0
+                _redact_tree(run_dir, nb.started)
+            if metrics_path.is_file() and nb.status == "ok":
+                result.metrics[book.stem] = json.loads(metrics_path.read_text())
+                outputs.update({k: (v, book.stem) for k, v in result.metrics[book.stem].items() if v is not None})
+                _write_json(run_dir / "metrics.json", result.metrics)
+                tr.log_metrics(result.metrics[book.stem])
+                tr.log_artifact(metrics_path)
+                for pic in key_pictures(result).get(book.stem, []):
+                    tr.log_artifact(run_dir / pic, folder="pictures")
+            tr.log_metrics({"seconds": nb.seconds})
+        if nb.status == "failed":
+            where = f" in cell {nb.error['cell']}" if nb.error["cell"] is not None else ""
+            log(f"[{run_id}] {book.stem} FAILED{where}: {nb.error['ename']}: {nb.error['evalue']}")
+            return
+        log(f"[{run_id}] {book.stem} ok ({nb.seconds:.1f} s)")
+
+
+def _finish(result: RunResult, doc: dict[str, Any], tr: Any) -> None:
+    """Seal the run: metrics.json, the summary page, and its MLflow record (status, score, summary)."""
     result.seconds = time.time() - result.started
     _write_json(result.run_dir / "metrics.json", result.metrics)
-    write_summary(result, doc)
+    page = write_summary(result, doc)
     head = headline(result.metrics)
-    line = {
-        "run_id": result.run_id, "profile": result.profile, "status": result.status,
-        "started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(result.started)),
-        "seconds": round(result.seconds, 1), "dir": str(result.run_dir),
-        "notebooks": [{"name": n.name, "status": n.status, "seconds": round(n.seconds, 1), "output": n.output,
-                       "error": n.error} for n in result.notebooks],
-        "parameters": result.parameters, "score": head[1].get("final") if head else None,
-        "sweep": (doc.get("sweep") or {}).get("id"),
-    }
-    with open(runs_dir / "index.jsonl", "a") as fh:
-        fh.write(redact(json.dumps(line, default=str)) + "\n")
+    tr.set_tags({"tvkit.status": result.status, "tvkit.notebooks_failed": ",".join(
+        n.name for n in result.notebooks if n.status != "ok") or None})
+    tr.log_metrics({**(head[1] if head else {}), "seconds": result.seconds})
+    tr.log_artifact(page)
+    tr.log_artifact(result.run_dir / "params.json")
+    if result.status != "ok":
+        tr.status = "FAILED"
 
 
 def read_index(runs_dir: Path | None = None) -> list[dict[str, Any]]:
-    path = Path(runs_dir or RUNS_DIR) / "index.jsonl"
-    if not path.is_file():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    """The suite runs recorded in the MLflow store beside `runs_dir` (default the kit's run
+    folders; kit.track.list_runs), oldest first."""
+    return track.list_runs("suite", root=runs_dir)
 
 
 # --- scores --------------------------------------------------------------------------------------
@@ -564,10 +607,16 @@ def load_sweep(path: str | os.PathLike) -> dict[str, Any]:
 
 def run_sweep(spec: dict[str, Any], profile: str | None = None, only: list[str] | None = None,
               overrides: dict[str, Any] | None = None, runs_dir: Path | None = None,
-              notebooks_dir: Path = NOTEBOOKS_DIR, log: Callable[[str], None] = print) -> SweepResult:
+              notebooks_dir: Path = NOTEBOOKS_DIR, log: Callable[[str], None] = print,
+              ray_address: str | None = None, cpus_per_run: float = 1.0) -> SweepResult:
     """One run per combination of the grid (the command line's profile, --only and -p win over
-    the file's), then the comparison in `papermill_runs/sweeps/<sweep id>/`. Every name is
-    checked before the first run, so a typo does not cost a half sweep."""
+    the file's), each a Ray task (kit.runs_ray: a local Ray by default, `ray_address` or
+    $RAY_ADDRESS for a cluster), then the comparison in `papermill_runs/sweeps/<sweep id>/`. The
+    sweep is an MLflow run with every suite nested under it. Every name is checked before the
+    first run, so a typo does not cost a half sweep; a failed point is reported with its error
+    and the others go on."""
+    from .runs_ray import run_points
+
     profile = profile or spec.get("profile") or "smoke"
     only = only or spec.get("only")
     fixed = {**spec.get("params", {}), **(overrides or {})}
@@ -585,13 +634,35 @@ def run_sweep(spec: dict[str, Any], profile: str | None = None, only: list[str] 
     sweep_dir.mkdir(parents=True)
     combos = [dict(zip(grid, values)) for values in itertools.product(*grid.values())]
     result = SweepResult(sweep_id, sweep_dir, grid, [])
-    for i, combo in enumerate(combos, 1):
-        log(f"[{sweep_id}] run {i}/{len(combos)}: " + ", ".join(f"{k}={_fmt_value(v)}" for k, v in combo.items()))
-        run = run_suite(profile, {**fixed, **combo}, only, runs_dir, notebooks_dir, log,
-                        sweep={"id": sweep_id, "combination": combo})
-        result.runs.append((combo, run))
-        write_sweep_comparison(result, {"profile": profile, "only": only, "params": fixed, "grid": grid})
+    described = {"profile": profile, "only": only, "params": fixed, "grid": grid}
+    with track.run(sweep_id, params={"profile": profile, **fixed, **{f"grid/{k}": v for k, v in grid.items()}},
+                   tags={"tvkit.kind": "sweep", "tvkit.sweep": sweep_id}, root=runs_dir) as tr:
+        points = [dict(profile=profile, overrides={**fixed, **combo}, only=only, runs_dir=str(runs_dir),
+                       notebooks_dir=str(notebooks_dir), sweep={"id": sweep_id, "combination": combo})
+                  for combo in combos]
+        for i, (combo, outcome) in enumerate(run_points(points, track.child_env(tr.id, {}), ray_address,
+                                                        cpus_per_run, log)):
+            run = _point_result(outcome, profile, combo)
+            result.runs.append((combo, run))
+            where = run.run_id if run.status == "ok" else f"{run.status}: {outcome.get('error', run.run_id)}"
+            log(f"[{sweep_id}] {i + 1}/{len(combos)} " + ", ".join(f"{k}={_fmt_value(v)}" for k, v in combo.items())
+                + f" -> {where}")
+            write_sweep_comparison(result, described)
+        result.runs.sort(key=lambda cr: combos.index(cr[0]))
+        write_sweep_comparison(result, described)
+        tr.log_artifact(sweep_dir)
+        if result.status != "ok":
+            tr.status = "FAILED"
     return result
+
+
+def _point_result(outcome: dict[str, Any], profile: str, combo: dict[str, Any]) -> RunResult:
+    """A sweep point's run as the comparison reads it; a point whose task failed is a failed run
+    with no folder's worth of results."""
+    if "error" in outcome:
+        return RunResult("-", Path("."), profile, "failed", parameters=dict(combo))
+    return RunResult(outcome["run_id"], Path(outcome["run_dir"]), profile, outcome["status"],
+                     metrics=outcome["metrics"], parameters=outcome["parameters"], seconds=outcome["seconds"])
 
 
 def _sweep_columns(result: SweepResult) -> tuple[list[str], list[str]]:

@@ -29,12 +29,12 @@ Decisions a reader should know about:
   colour jitter than broadcasts (`hsv_s` 0.7, `hsv_v` 0.4: cameras, light and weather vary).
 - **Real and synthetic together**: `combine_data` writes a data.yaml whose train and val list
   the folders of several datasets of the same task and classes (the kit's synthetic one and
-  an imported real one, say); test comes from the real one only. `YOLO_OFFLINE` and `YOLO_AUTOINSTALL=False` are set before
-  ultralytics is imported, so neither the trainer nor the ONNX exporter ever reaches for the
-  network or pip (the exporter's requirement check only *checks* onnx, onnxslim and
-  onnxruntime, which the kit pins). Ultralytics' plot font (Arial.ttf, normally downloaded)
-  is resolved to matplotlib's bundled DejaVu Sans in-process, so plotting never waits on a
-  download that cannot happen.
+  an imported real one, say); test comes from the real one only. `YOLO_OFFLINE` and
+  `YOLO_AUTOINSTALL=False` are set before ultralytics is imported, so neither the trainer nor the
+  ONNX exporter ever reaches for the network or pip (the exporter's requirement check only
+  *checks* onnx, onnxslim and onnxruntime, which the kit pins). Ultralytics' plot font
+  (Arial.ttf, normally downloaded) is resolved to matplotlib's bundled DejaVu Sans in-process, so
+  plotting never waits on a download that cannot happen.
 - **Presets** size the work to the machine: `smoke` proves the pipeline in minutes on a CPU,
   `cpu` gives a model worth scoring within about an hour on two cores, `gpu` is the full run.
   Every preset value can be overridden per call.
@@ -121,8 +121,9 @@ PRESETS: dict[str, dict[str, Preset]] = {
 # of the frame, so the input is as large as the time allows and the export keeps the wide aspect.
 # cpu: 12 epochs at 512, exported at 288 x 512 (the training scale: on the reference fire model's
 # held-out scenes it scored 0.376 vs 0.370 at 384 x 640, p95 77 vs 101 ms); MEASURED 11 min an epoch
-# for 731 photos on one core here, so pass `time=` (hours) to fit the schedule to a budget. gpu: 100 epochs at 960, batch 32; ESTIMATED (not measured) at
-# 20-40 min on one H100-class GPU for ~1,000 photos (about 10-20 s an epoch plus validation).
+# for 731 photos on one core here, so pass `time=` (hours) to fit the schedule to a budget.
+# gpu: 100 epochs at 960, batch 32; ESTIMATED (not measured) at 20-40 min on one H100-class GPU
+# for ~1,000 photos (about 10-20 s an epoch plus validation).
 PHOTO_PRESETS: dict[str, Preset] = {
     "smoke": Preset(epochs=1, imgsz=320, batch=8, mosaic=1.0, export_hw=(192, 320)),
     "cpu": Preset(epochs=12, imgsz=512, batch=16, mosaic=1.0, close_mosaic=2, export_hw=(288, 512)),
@@ -278,7 +279,8 @@ def _start_model(task: str, weights: str | os.PathLike | None):
         try:  # an ultralytics architecture by name (yolov8n.yaml): random weights, nothing downloaded
             return YOLO(str(w), task=task), str(w)
         except FileNotFoundError:
-            raise KitError(f"{weights}: not an ultralytics architecture name (e.g. yolov8n.yaml, yolo11n.yaml)") from None
+            raise KitError(f"{weights}: not an ultralytics architecture name "
+                           "(e.g. yolov8n.yaml, yolo11n.yaml)") from None
     if not w.is_file():
         hint = (" (named hub weights download, and the kit works offline: pass a .pt file you have, "
                 "or leave the weights empty to start from scratch)") if w.suffix == ".pt" and not w.parent.name else ""
@@ -406,6 +408,9 @@ def train(task: str, data: str | os.PathLike, preset_name: str = "smoke", *, pro
     from .contract import write_json_atomic
 
     write_json_atomic(run_dir / "metrics.json", result.to_dict(), indent=2)
+    from . import track
+
+    track.log_training(run_dir / "results.csv", {f"{task}/{k}": v for k, v in metrics.items()}, curves)
     return result
 
 
@@ -480,7 +485,8 @@ def combine_data(data_yamls: list[str | os.PathLike], out: str | os.PathLike,
             `val_from` dataset that is not among them or has no val split.
 
     Example:
-        >>> combine_data(["data/synth_ds/pose/data.yaml", "data/real/pose/data.yaml"], "data/mix/pose.yaml")  # doctest: +SKIP
+        >>> combine_data(["data/synth_ds/pose/data.yaml", "data/real/pose/data.yaml"],  # doctest: +SKIP
+        ...              "data/mix/pose.yaml")
     """
     import yaml
 

@@ -1,5 +1,8 @@
+import atexit
 import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -15,6 +18,9 @@ CHUTE_TEMPLATE = REFERENCE / "validator-ea7412f" / "turbovision_chute.py.j2"
 # The kit never needs the network; make any hub lookup fail fast instead of hanging.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TVKIT_CHUTE_TEMPLATE", str(CHUTE_TEMPLATE))
+# Runs and their MLflow store go to a folder of this test process, never the clone's papermill_runs/.
+os.environ.setdefault("TVKIT_RUNS_DIR", tempfile.mkdtemp(prefix="tvkit-test-runs-"))
+atexit.register(shutil.rmtree, os.environ["TVKIT_RUNS_DIR"], True)
 
 
 @pytest.fixture
@@ -25,3 +31,13 @@ def reference_template():
     if not path.is_file():
         pytest.fail(f"{path} missing: the tests read the validator's template from ../shared/reference")
     return cv2.imread(str(path))
+
+
+#: Test files that run the whole notebook suite (minutes each): collected first, so that
+#: pytest-xdist's per-file scheduling starts them on their own workers at once instead of
+#: leaving them for the end of the run, where one of them would be the whole tail.
+LONG_FILES = ("test_suite_football.py", "test_suite_detect.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    items.sort(key=lambda item: item.path.name not in LONG_FILES)  # stable: the rest keeps its order

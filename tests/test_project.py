@@ -11,7 +11,8 @@ def pyproject():
 
 def test_environment_yml_mirrors_the_pins():
     proj = pyproject()["project"]
-    pins = set(proj["dependencies"]) | set(proj["optional-dependencies"]["test"])
+    extras = proj["optional-dependencies"]
+    pins = set(proj["dependencies"]) | set(extras["test"]) | set(extras["scale"])
     env = (REPO / "environment.yml").read_text()
     pip_section = env.split("- pip:", 1)[1]
     listed = {m.group(1).strip() for m in re.finditer(r"^\s*- (?!-e )(\S.*)$", pip_section, re.M)}
@@ -20,7 +21,8 @@ def test_environment_yml_mirrors_the_pins():
 
 def test_required_pins():
     deps = pyproject()["project"]["dependencies"]
-    for pin in ("torch==2.14.*", "torchvision==0.29.*", "ultralytics==8.4.*", "supervision==0.31.*", "chutes==0.6.11rc2"):
+    for pin in ("torch==2.14.*", "torchvision==0.29.*", "ultralytics==8.4.*", "supervision==0.31.*",
+                "chutes==0.6.11rc2"):
         assert pin in deps
 
 
@@ -31,3 +33,76 @@ def test_readme_quickstart_and_ci_agree():
     assert commands == ["make run", "make test"]
     ci = (REPO / ".ci" / "run").read_text()
     assert re.search(r"^make test$", ci, re.M)
+
+
+# --- the kit's import graph -------------------------------------------------------------------
+
+def kit_imports() -> tuple[dict[str, set[str]], set[tuple[str, str, str]]]:
+    """kit module -> the kit modules it imports when it is imported (top-level statements, also inside a top-level
+    if/try; function bodies and `if TYPE_CHECKING:` are not run then), and every (module, from, name) import of a
+    private `_name` from another kit module."""
+    import ast
+
+    files = {".".join(p.relative_to(REPO).with_suffix("").parts).removesuffix(".__init__"): p
+             for p in (REPO / "kit").rglob("*.py")}
+    graph, private = {}, set()
+    for mod, path in files.items():
+        package = mod if path.name == "__init__.py" else mod.rpartition(".")[0]
+        graph[mod] = set()
+        for top in ast.parse(path.read_text()).body:
+            if isinstance(top, ast.If) and "TYPE_CHECKING" in ast.unparse(top.test):
+                continue
+            for node in ast.walk(top) if isinstance(top, (ast.If, ast.Try)) else [top]:
+                if isinstance(node, ast.Import):
+                    graph[mod] |= {a.name for a in node.names if a.name in files}
+                elif isinstance(node, ast.ImportFrom):
+                    base = ".".join(package.split(".")[: len(package.split(".")) + 1 - node.level] + [node.module or ""]
+                                    ).strip(".") if node.level else node.module
+                    for a in node.names:
+                        target = f"{base}.{a.name}" if f"{base}.{a.name}" in files else base
+                        if target in files and target != mod:
+                            graph[mod].add(target)
+                            if a.name.startswith("_") and not a.name.startswith("__"):
+                                private.add((mod, target, a.name))
+    return graph, private
+
+
+def import_circles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Every circle as a path a -> b -> ... -> a, one per strongly connected group of modules."""
+    circles, done = [], set()
+    for start in sorted(graph):
+        if start in done:
+            continue
+        stack, seen = [(start, [start])], set()
+        while stack:
+            mod, path = stack.pop()
+            for nxt in sorted(graph[mod]):
+                if nxt == start:
+                    circles.append(path + [start])
+                    done.update(path)
+                    stack = []
+                    break
+                if nxt not in seen:
+                    seen.add(nxt)
+                    stack.append((nxt, path + [nxt]))
+    return circles
+
+
+def test_import_graph_sees_a_circle():
+    circles = import_circles({"kit.a": {"kit.b"}, "kit.b": {"kit.c"}, "kit.c": {"kit.a", "kit.d"}, "kit.d": set()})
+    assert circles == [["kit.a", "kit.b", "kit.c", "kit.a"]]
+    assert import_circles({"kit.a": {"kit.b"}, "kit.b": set()}) == []
+    graph, _ = kit_imports()
+    assert "kit.datasets.core" in graph["kit.datasets.exports"] and "kit.deploy.common" in graph["kit.deploy.ops"]
+
+
+def test_no_import_circle():
+    circles = import_circles(kit_imports()[0])
+    assert not circles, "import circles in kit/ (cut each on its seam: move what both need into a third module):\n" \
+        + "\n".join(" -> ".join(c) for c in circles)
+
+
+def test_no_private_name_imported_across_modules():
+    new = sorted(kit_imports()[1])
+    assert not new, "a module imports another's private name (make it public where it is defined):\n" \
+        + "\n".join(f"{m}: from {t} import {n}" for m, t, n in new)

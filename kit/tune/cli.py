@@ -26,6 +26,11 @@ def _cmd_tune(args: argparse.Namespace) -> int:
     written = None
     if not args.no_write and (r.decided or args.force):
         written = r.write(force=args.force)
+    from .. import track
+
+    track.log_metrics(r.metrics())
+    for f in (out / "tune.png", out / "tune.json", Path(args.bundle) / "miner.json"):
+        track.log_artifact(f)
     if args.json:
         print(json.dumps(dict(r.to_dict(), written=str(written) if written else None), default=str))
         return 0

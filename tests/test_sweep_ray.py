@@ -1,0 +1,105 @@
+"""Sweeps on Ray, recorded in MLflow: a local Ray, then the same sweep on a Ray head started here.
+
+One slow test pays Ray's start-up: four points on a local Ray with 2 CPUs (one point's notebook
+fails on purpose and the others go on), read back from the sweep's MLflow store, then two points
+sent unchanged to a second Ray head on 127.0.0.1 by address. The notebooks are tiny (a score
+from the swept parameter), so what is measured is the sweep machinery, not a model.
+"""
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from kit.runs import parse_overrides, read_index, run_sweep, split_sweep
+
+from test_cli import FAKE
+from test_runs import assert_no_fake_secret_in, make_notebook
+
+RAY = str(Path(sys.executable).with_name("ray"))
+
+
+def test_p_with_commas_is_a_grid_and_json_stays_one_value():
+    pairs = ["miss_rate=0.0,0.1,0.3", "seed=3", "name=\"a,b\"", "sizes=[1,2]", "mode=full,validator"]
+    fixed, grid = split_sweep(parse_overrides(pairs), pairs)
+    assert grid == {"miss_rate": [0.0, 0.1, 0.3], "mode": ["full", "validator"]}
+    assert fixed == {"seed": 3, "name": "a,b", "sizes": [1, 2]}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _ray_processes() -> list[str]:
+    out = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout.splitlines()
+    return [line for line in out if "raylet" in line or "gcs_server" in line]
+
+
+def _gone(find, what: str, timeout: float = 30.0) -> None:
+    """Processes that stop asynchronously (ray.shutdown returns before its daemons exit)."""
+    deadline = time.monotonic() + timeout
+    while find() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not find(), f"{what}: {find()}"
+
+
+@pytest.mark.slow
+def test_a_sweep_runs_on_local_ray_lands_in_mlflow_and_runs_unchanged_on_a_cluster(tmp_path, monkeypatch):
+    import mlflow
+
+    monkeypatch.setenv("HF_TOKEN", FAKE["HF_TOKEN"])
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    books = tmp_path / "nb"
+    books.mkdir()
+    make_notebook(books / "00_score.ipynb", "miss_rate = 0.0\nrun_dir = ''\nmetrics_path = ''",
+                  "import json, os\n"
+                  "if miss_rate >= 1: raise ValueError('nothing found ' + os.environ['HF_TOKEN'])\n"
+                  "json.dump({'breakdown': {'final': 1 - miss_rate, 'recall': 1 - miss_rate}, 'pid': os.getpid()},"
+                  " open(metrics_path, 'w'))")
+    runs = tmp_path / "runs"
+    log: list[str] = []
+    res = run_sweep({"grid": {"miss_rate": [0.0, 0.1, 0.3, 1.0]}}, "smoke", None, None, runs, books, log.append)
+    assert any(line.startswith("ray: local") for line in log), log
+    assert [c["miss_rate"] for c, _ in res.runs] == [0.0, 0.1, 0.3, 1.0]
+    assert [r.status for _, r in res.runs] == ["ok", "ok", "ok", "failed"] and res.status == "failed"
+    assert len({r.metrics["00_score"]["pid"] for _, r in res.runs[:3]}) >= 2, "points ran in separate kernels"
+    _gone(_ray_processes, "the local Ray is shut down with the sweep")
+
+    # MLflow: four suite runs nested under the sweep's run, their finals side by side; the failure says why
+    rows = read_index(runs)
+    assert sorted(r["score"] for r in rows if r["score"] is not None) == pytest.approx([0.0 + 0.7, 0.9, 1.0])
+    assert sorted(r["status"] for r in rows) == ["failed", "ok", "ok", "ok"]
+    store = mlflow.MlflowClient(f"sqlite:///{runs / 'mlflow.db'}")   # not set_tracking_uri: it exports the URI
+    exp = [store.get_experiment_by_name("tvkit").experiment_id]
+    sweep_run = store.search_runs(exp, filter_string="tags.`tvkit.kind` = 'sweep'")[0]
+    suites = store.search_runs(exp, filter_string="tags.`tvkit.kind` = 'suite'")
+    assert {s.data.tags["mlflow.parentRunId"] for s in suites} == {sweep_run.info.run_id}
+    assert {s.data.params["tvkit.miss_rate"] for s in suites} == {"0.0", "0.1", "0.3", "1.0"}
+    failed = store.search_runs(exp, filter_string="tags.`tvkit.kind` = 'notebook' and attributes.status = 'FAILED'")
+    assert len(failed) == 1 and "ValueError: nothing found ***" in failed[0].data.tags["tvkit.error"]
+    assert (res.sweep_dir / "comparison.csv").is_file()
+    assert_no_fake_secret_in(runs.rglob("*"))
+
+    # the same sweep, unchanged, on a Ray head started here by address
+    port = _free_port()
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+    subprocess.run([RAY, "start", "--head", f"--port={port}", "--node-ip-address=127.0.0.1", "--num-cpus=2",
+                    "--include-dashboard=false", "--disable-usage-stats"], check=True, capture_output=True,
+                   timeout=180, env=env)
+    try:
+        log.clear()
+        res = run_sweep({"grid": {"miss_rate": [0.2, 0.4]}}, "smoke", None, None, runs, books, log.append,
+                        ray_address=f"127.0.0.1:{port}")
+        assert any(f"cluster 127.0.0.1:{port}" in line for line in log), log
+        assert [r.status for _, r in res.runs] == ["ok", "ok"]
+        assert [r.metrics["00_score"]["breakdown"]["final"] for _, r in res.runs] == [0.8, 0.6]
+        assert json.loads((res.sweep_dir / "sweep.json").read_text())["runs"][1]["status"] == "ok"
+    finally:
+        subprocess.run([RAY, "stop", "--force"], capture_output=True, timeout=180, env=env)
+    _gone(_ray_processes, "the Ray head started here is stopped")
