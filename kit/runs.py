@@ -41,7 +41,8 @@ NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
 RUNS_DIR = Path(os.environ.get("TVKIT_RUNS_DIR", REPO_ROOT / "papermill_runs"))
 
 #: Parameters per profile. Each notebook gets those it declares; the notebooks' own defaults
-#: are the smoke values (a test holds them equal), so nbval and `--profile smoke` run the same.
+#: are the smoke values (a test holds them equal), so a notebook opened alone (or `make test-notebooks`)
+#: and `--profile smoke` run the same.
 PROFILES: dict[str, dict[str, Any]] = {
     "smoke": {"profile": "smoke", "clips": 2, "frames": 40, "width": 640, "height": 360, "stride": 2,
               "clip_frames": 60},

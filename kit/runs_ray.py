@@ -71,11 +71,11 @@ def run_points(points: list[dict[str, Any]], env: dict[str, str], ray_address: s
         return
     address = ray_address or os.environ.get("RAY_ADDRESS") or None
     with _sigterm_interrupts():
-        ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False,
-                 runtime_env={"env_vars": env}, **({} if address else {"num_cpus": os.cpu_count() or 1}))
+        ctx = ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False,
+                       runtime_env={"env_vars": env}, **({} if address else {"num_cpus": os.cpu_count() or 1}))
         try:
-            log(f"ray: {'cluster ' + address if address else 'local'}, {ray.cluster_resources().get('CPU', 0):.0f} "
-                f"CPUs, {cpus_per_run:g} a run")
+            where = f"cluster {address}" if address else f"local (session {ctx.address_info.get('session_dir')})"
+            log(f"ray: {where}, {ray.cluster_resources().get('CPU', 0):.0f} CPUs, {cpus_per_run:g} a run")
             task = ray.remote(num_cpus=cpus_per_run, max_retries=0)(run_point)
             pending = {task.remote(p, env): p for p in points}
             while pending:

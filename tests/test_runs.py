@@ -1,10 +1,7 @@
 """The suite runner end to end (papermill, forward wiring, summary, ledger, sweeps, comparisons),
 and the notebooks' hygiene."""
 import ast
-import csv
 import json
-import os
-import subprocess
 
 import nbformat
 import pytest
@@ -23,7 +20,7 @@ from kit.runs import (
     run_sweep,
 )
 
-from conftest import REPO, TVKIT
+from conftest import REPO
 from test_cli import FAKE
 
 NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
@@ -216,38 +213,3 @@ def test_parameters_nobody_declares_are_refused_before_anything_runs(tmp_path):
     with pytest.raises(KitError, match="sweep parameter epochs"):
         run_sweep(spec, runs_dir=tmp_path / "runs", notebooks_dir=books)
     assert not (tmp_path / "runs").exists()
-
-
-@pytest.mark.notebook
-@pytest.mark.slow
-def test_sweep_of_two_parameter_sets_makes_two_runs_and_a_comparison(tmp_path):
-    runs = tmp_path / "runs"
-    env = {**os.environ, "TVKIT_RUNS_DIR": str(runs)}
-    sweep_file = tmp_path / "sweep.json"
-    sweep_file.write_text(json.dumps({"profile": "smoke", "only": ["03"], "params": {"clip_frames": 30},
-                                      "grid": {"miss_rate": [0.0, 0.5]}}))
-    r = subprocess.run([TVKIT, "run", "--sweep", str(sweep_file)], capture_output=True, text=True, env=env,
-                       timeout=300)
-    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
-    sweep_dir = runs / "sweeps" / r.stdout.strip().splitlines()[-1].split("/")[-1]
-    assert r.stdout.strip().splitlines()[-1] == str(sweep_dir)
-    index = read_index(runs)
-    assert len(index) == 2 and {line["sweep"] for line in index} == {sweep_dir.name}
-    rows = list(csv.DictReader(open(sweep_dir / "comparison.csv")))
-    assert [float(row["miss_rate"]) for row in rows] == [0.0, 0.5]
-    assert [row["run_id"] for row in rows] == [line["run_id"] for line in index]
-    assert float(rows[0]["final"]) > float(rows[1]["final"]), "missing half the objects must cost points"
-    assert (sweep_dir / "comparison.png").stat().st_size > 10_000
-    assert "| miss_rate |" in (sweep_dir / "comparison.md").read_text()
-
-    a, b = (line["run_id"] for line in index)
-    r = subprocess.run([TVKIT, "runs", "compare", str(runs / a), b, "--json"], capture_output=True, text=True, env=env,
-                       timeout=120)
-    assert r.returncode == 0, r.stderr
-    cmp = json.loads(r.stdout)
-    assert cmp["parameters_differ"] == {"miss_rate": {"a": 0.0, "b": 0.5}}
-    final = cmp["scores"]["03_evaluate"]["final"]
-    assert final["delta"] == pytest.approx(final["b"] - final["a"]) and final["delta"] < 0
-    assert os.path.getsize(cmp["plot"]) > 10_000
-    r = subprocess.run([TVKIT, "runs", "list"], capture_output=True, text=True, env=env, timeout=120)
-    assert f"score {float(rows[0]['final']):.4f}" in r.stdout

@@ -5,6 +5,7 @@ fails on purpose and the others go on), read back from the sweep's MLflow store,
 sent unchanged to a second Ray head on 127.0.0.1 by address. The notebooks are tiny (a score
 from the swept parameter), so what is measured is the sweep machinery, not a model.
 """
+import csv
 import json
 import os
 import socket
@@ -17,6 +18,7 @@ import pytest
 
 from kit.runs import parse_overrides, read_index, run_sweep, split_sweep
 
+from conftest import TVKIT
 from test_cli import FAKE
 from test_runs import assert_no_fake_secret_in, make_notebook
 
@@ -36,9 +38,10 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _ray_processes() -> list[str]:
+def _ray_processes(mark: str) -> list[str]:
+    """This Ray's daemons (`mark`: its session folder, or its head's port): another test's may run beside."""
     out = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout.splitlines()
-    return [line for line in out if "raylet" in line or "gcs_server" in line]
+    return [line[:200] for line in out if ("raylet" in line or "gcs_server" in line) and mark in line]
 
 
 def _gone(find, what: str, timeout: float = 30.0) -> None:
@@ -65,11 +68,11 @@ def test_a_sweep_runs_on_local_ray_lands_in_mlflow_and_runs_unchanged_on_a_clust
     runs = tmp_path / "runs"
     log: list[str] = []
     res = run_sweep({"grid": {"miss_rate": [0.0, 0.1, 0.3, 1.0]}}, "smoke", None, None, runs, books, log.append)
-    assert any(line.startswith("ray: local") for line in log), log
+    session = next(line for line in log if line.startswith("ray: local")).split("(session ", 1)[1].split(")")[0]
     assert [c["miss_rate"] for c, _ in res.runs] == [0.0, 0.1, 0.3, 1.0]
     assert [r.status for _, r in res.runs] == ["ok", "ok", "ok", "failed"] and res.status == "failed"
     assert len({r.metrics["00_score"]["pid"] for _, r in res.runs[:3]}) >= 2, "points ran in separate kernels"
-    _gone(_ray_processes, "the local Ray is shut down with the sweep")
+    _gone(lambda: _ray_processes(session), "the local Ray is shut down with the sweep")
 
     # MLflow: four suite runs nested under the sweep's run, their finals side by side; the failure says why
     rows = read_index(runs)
@@ -102,4 +105,42 @@ def test_a_sweep_runs_on_local_ray_lands_in_mlflow_and_runs_unchanged_on_a_clust
         assert json.loads((res.sweep_dir / "sweep.json").read_text())["runs"][1]["status"] == "ok"
     finally:
         subprocess.run([RAY, "stop", "--force"], capture_output=True, timeout=180, env=env)
-    _gone(_ray_processes, "the Ray head started here is stopped")
+    _gone(lambda: _ray_processes(str(port)), "the Ray head started here is stopped")
+
+
+# The two tests that start a local Ray stay in this file: one worker runs them one after the other,
+# so the `ray stop` above never meets another test's Ray.
+@pytest.mark.notebook
+@pytest.mark.slow
+def test_sweep_of_two_parameter_sets_makes_two_runs_and_a_comparison(tmp_path):
+    runs = tmp_path / "runs"
+    env = {**os.environ, "TVKIT_RUNS_DIR": str(runs)}
+    sweep_file = tmp_path / "sweep.json"
+    sweep_file.write_text(json.dumps({"profile": "smoke", "only": ["03"], "params": {"clip_frames": 30},
+                                      "grid": {"miss_rate": [0.0, 0.5]}}))
+    r = subprocess.run([TVKIT, "run", "--sweep", str(sweep_file)], capture_output=True, text=True, env=env,
+                       timeout=300)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    sweep_dir = runs / "sweeps" / r.stdout.strip().splitlines()[-1].split("/")[-1]
+    assert r.stdout.strip().splitlines()[-1] == str(sweep_dir)
+    index = read_index(runs)
+    assert len(index) == 2 and {line["sweep"] for line in index} == {sweep_dir.name}
+    rows = list(csv.DictReader(open(sweep_dir / "comparison.csv")))
+    assert [float(row["miss_rate"]) for row in rows] == [0.0, 0.5]
+    # the points run at once on Ray: the ledger has them in start order, the comparison in grid order
+    assert sorted(row["run_id"] for row in rows) == sorted(line["run_id"] for line in index)
+    assert float(rows[0]["final"]) > float(rows[1]["final"]), "missing half the objects must cost points"
+    assert (sweep_dir / "comparison.png").stat().st_size > 10_000
+    assert "| miss_rate |" in (sweep_dir / "comparison.md").read_text()
+
+    a, b = (row["run_id"] for row in rows)
+    r = subprocess.run([TVKIT, "runs", "compare", str(runs / a), b, "--json"], capture_output=True, text=True, env=env,
+                       timeout=120)
+    assert r.returncode == 0, r.stderr
+    cmp = json.loads(r.stdout)
+    assert cmp["parameters_differ"] == {"miss_rate": {"a": 0.0, "b": 0.5}}
+    final = cmp["scores"]["03_evaluate"]["final"]
+    assert final["delta"] == pytest.approx(final["b"] - final["a"]) and final["delta"] < 0
+    assert os.path.getsize(cmp["plot"]) > 10_000
+    r = subprocess.run([TVKIT, "runs", "list"], capture_output=True, text=True, env=env, timeout=120)
+    assert f"score {float(rows[0]['final']):.4f}" in r.stdout
