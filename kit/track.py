@@ -50,7 +50,6 @@ _BAD_CHARS = re.compile(r"[^A-Za-z0-9_\-. /:]")
 _TEXT = {".json", ".html", ".txt", ".md", ".csv", ".yaml", ".yml", ".log", ".py"}
 _warned: list[str] = []
 _root: list[Path] = []      # the run folders' root of the outermost open run (run(root=...))
-_ENV_KEYS = ("MLFLOW_TRACKING_URI", "MLFLOW_EXPERIMENT_NAME", "MLFLOW_KEEP_RUN_ACTIVE")
 
 
 def runs_root() -> Path:
@@ -84,6 +83,21 @@ def enabled() -> bool:
     return True
 
 
+@contextlib.contextmanager
+def _scoped_env(updates: dict[str, str]) -> Iterator[None]:
+    """os.environ with `updates` for the block; every key it touches put back as it was after."""
+    saved = {k: os.environ.get(k) for k in updates}
+    os.environ.update(updates)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
 def _mlflow():
     import logging
 
@@ -92,12 +106,8 @@ def _mlflow():
     logging.getLogger("mlflow").setLevel(logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)
     uri = tracking_uri()
-    before = os.environ.get("MLFLOW_TRACKING_URI")
-    mlflow.set_tracking_uri(uri)   # mlflow also exports it to os.environ: put back what was there
-    if before is None:
-        os.environ.pop("MLFLOW_TRACKING_URI", None)
-    else:
-        os.environ["MLFLOW_TRACKING_URI"] = before
+    with _scoped_env({"MLFLOW_TRACKING_URI": uri}):
+        mlflow.set_tracking_uri(uri)   # mlflow also exports it to os.environ: put back what was there
     if uri.startswith("sqlite:") and mlflow.get_experiment_by_name(EXPERIMENT) is None:
         # artifacts beside the store, not in ./mlruns of whatever folder the kit runs in
         with contextlib.suppress(Exception):  # another process created it meanwhile
@@ -261,19 +271,12 @@ def run(name: str, params: dict[str, Any] | None = None, tags: dict[str, Any] | 
         return
     if root is not None:
         _root.append(Path(root))
-    saved = {k: os.environ.get(k) for k in _ENV_KEYS}
     try:
         # for the block only: ultralytics' callback and the processes the kit starts read these
-        os.environ.update({"MLFLOW_TRACKING_URI": tracking_uri(), "MLFLOW_EXPERIMENT_NAME": EXPERIMENT,
-                           "MLFLOW_KEEP_RUN_ACTIVE": "True"})
-        with _open(name, params, tags) as handle:
+        with _scoped_env({"MLFLOW_TRACKING_URI": tracking_uri(), "MLFLOW_EXPERIMENT_NAME": EXPERIMENT,
+                          "MLFLOW_KEEP_RUN_ACTIVE": "True"}), _open(name, params, tags) as handle:
             yield handle
     finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
         if root is not None:
             _root.pop()
 
@@ -302,13 +305,8 @@ def _open(name: str, params: dict[str, Any] | None, tags: dict[str, Any] | None)
 @contextlib.contextmanager
 def children_under(run_id: str | None) -> Iterator[None]:
     """Processes started inside the block (a papermill kernel inherits os.environ) log under `run_id`."""
-    saved = dict(os.environ)
-    os.environ.update(child_env(run_id, {}))
-    try:
+    with _scoped_env(child_env(run_id, {})):
         yield
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
 
 
 def child_env(run_id: str | None, base: dict[str, str] | None = None) -> dict[str, str]:
