@@ -104,6 +104,25 @@ def package(out: str | os.PathLike, detect_model: str | os.PathLike | None = Non
     if element is not None and element.kind == "image":
         return package_image(out, element, model or detect_model, template, extra_files, run_self_test,
                              max_model_size_mb)
+    template, models = _clip_inputs(detect_model, pose_model, template, model, element)
+
+    def fill(tmp: Path) -> float | None:
+        _copy_template(template, tmp)
+        for task, path in models.items():
+            shutil.copy2(path, tmp / MODEL_NAMES[task])
+        for f in extra_files or []:
+            shutil.copy2(f, tmp / Path(f).name)
+        return _write_element(tmp, element) if element is not None else None
+
+    return _install(out, fill, max_model_size_mb, run_self_test)
+
+
+def _clip_inputs(detect_model: str | os.PathLike | None, pose_model: str | os.PathLike | None,
+                template: str | os.PathLike | None, model: str | os.PathLike | None,
+                element: Any) -> tuple[Path, dict[str, Path]]:
+    """The football miner's template folder and its two ONNX models (the reference ones by default),
+    checked: KitError names a single `model` given for a clip element, a missing model, one not
+    exported to ONNX, or a template file missing."""
     if model is not None:
         raise KitError(f"model={model}: a single detector is for image elements; element "
                        f"{getattr(element, 'id', None)} is a clip element: pass detect_model and pose_model "
@@ -124,16 +143,7 @@ def package(out: str | os.PathLike, detect_model: str | os.PathLike | None = Non
     for name in ("miner.py", "chute_config.yml"):
         if not (template / name).is_file():
             raise KitError(f"{template / name}: missing from the bundle template")
-
-    def fill(tmp: Path) -> float | None:
-        _copy_template(template, tmp)
-        for task, path in models.items():
-            shutil.copy2(path, tmp / MODEL_NAMES[task])
-        for f in extra_files or []:
-            shutil.copy2(f, tmp / Path(f).name)
-        return _write_element(tmp, element) if element is not None else None
-
-    return _install(out, fill, max_model_size_mb, run_self_test)
+    return template, models
 
 
 def _copy_template(template: Path, dest: Path) -> None:

@@ -106,3 +106,66 @@ def test_no_private_name_imported_across_modules():
     new = sorted(kit_imports()[1])
     assert not new, "a module imports another's private name (make it public where it is defined):\n" \
         + "\n".join(f"{m}: from {t} import {n}" for m, t, n in new)
+
+
+# --- the kit's rooms: file and function sizes -------------------------------------------------
+
+MAX_FILE_LINES, MAX_FUNCTION_LINES = 600, 60
+
+#: Allowed over the limits, each for a reason:
+#: (a) files other engineers are still cutting today; the lead empties this list when they land.
+BEING_CUT = {"kit/cli.py", "kit/runs.py", "kit/images/journey.py"}
+#: (b) argument tables: argparse wiring, one `add_argument` or `set_defaults` per line and no logic,
+#: long by nature (a table, not a procedure). Each entry must still be over the limit (no stale entry).
+ARGUMENT_TABLES = {
+    ("kit/chute/cli.py", "add_chute_commands"),
+    ("kit/deploy/cli.py", "add_deploy_commands"),
+}
+
+
+def oversized(root) -> tuple[dict[str, int], dict[tuple[str, str], int]]:
+    """Under root/kit: files over MAX_FILE_LINES lines {path: lines}, and functions (methods and nested ones
+    too) over MAX_FUNCTION_LINES lines from `def` to their last line, docstring included, decorators not
+    {(path, name): lines}; paths relative to root, with '/'."""
+    import ast
+
+    files, functions = {}, {}
+    for path in sorted((root / "kit").rglob("*.py")):
+        rel = path.relative_to(root).as_posix()
+        text = path.read_text()
+        if len(text.splitlines()) > MAX_FILE_LINES:
+            files[rel] = len(text.splitlines())
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                n = node.end_lineno - node.lineno + 1
+                if n > MAX_FUNCTION_LINES:
+                    functions[(rel, node.name)] = max(n, functions.get((rel, node.name), 0))
+    return files, functions
+
+
+def test_size_check_sees_a_long_file_and_a_long_function(tmp_path):
+    (tmp_path / "kit" / "sub").mkdir(parents=True)
+    body = "".join(f"    x{i} = {i}\n" for i in range(MAX_FUNCTION_LINES - 1))  # + the def line: exactly the limit
+    (tmp_path / "kit" / "ok.py").write_text(f"def fits():\n{body}")
+    (tmp_path / "kit" / "sub" / "big.py").write_text(
+        f"class A:\n    async def long(self):\n    {body.replace(chr(10), chr(10) + '    ')}    return 1\n"
+        + "\n" * (MAX_FILE_LINES - MAX_FUNCTION_LINES))
+    files, functions = oversized(tmp_path)
+    assert files == {"kit/sub/big.py": MAX_FILE_LINES + 2}
+    assert functions == {("kit/sub/big.py", "long"): MAX_FUNCTION_LINES + 1}
+
+
+def test_no_kit_file_over_600_lines():
+    files, _ = oversized(REPO)
+    over = {p: n for p, n in files.items() if p not in BEING_CUT}
+    assert not over, f"kit/ files over {MAX_FILE_LINES} lines (cut each on its seams into modules that say their " \
+        "job):\n" + "\n".join(f"{p}: {n} lines" for p, n in sorted(over.items()))
+
+
+def test_no_kit_function_over_60_lines():
+    _, functions = oversized(REPO)
+    over = {k: n for k, n in functions.items() if k not in ARGUMENT_TABLES and k[0] not in BEING_CUT}
+    assert not over, f"functions over {MAX_FUNCTION_LINES} lines (split each into named steps):\n" \
+        + "\n".join(f"{p} {name}: {n} lines" for (p, name), n in sorted(over.items()))
+    stale = ARGUMENT_TABLES - set(functions)
+    assert not stale, f"no longer over {MAX_FUNCTION_LINES} lines, drop from ARGUMENT_TABLES: {sorted(stale)}"

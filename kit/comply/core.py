@@ -390,9 +390,18 @@ def comply(bundle: str | os.PathLike, element: Any = None, clips: Any = None, ch
         results, info, fatal = _replay(bundle, challenges, expected, python, policy or Policy())
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    return _replay_report(str(bundle), element_id, mode, source, results, info, fatal, latency_ms,
+                          previous_latency_failures)
+
+
+def _replay_report(bundle: str, element_id: str | None, mode: ReplayMode, source: str, results: list[ChallengeResult],
+                   info: dict[str, Any],
+                   fatal: str | None, budget_ms: float, previous_latency_failures: int) -> ComplyReport:
+    """The report of a replay: its latency against the budget, the parity, and the verdict (a worker that
+    never started is FAIL_RUNTIME)."""
     latency = LatencyReport([t for r in results for t in r.latency_ms],
-                            p95([t for r in results for t in r.latency_ms]), latency_ms, judged=mode == "frames")
-    report = ComplyReport(str(bundle), element_id, "FAIL_RUNTIME", "worker_spawn_failed", fatal or "", [], mode,
+                            p95([t for r in results for t in r.latency_ms]), budget_ms, judged=mode == "frames")
+    report = ComplyReport(bundle, element_id, "FAIL_RUNTIME", "worker_spawn_failed", fatal or "", [], mode,
                           latency, ParityReport(source, results), info)
     if not fatal:
         report.verdict, report.rule, report.reason = _verdict(results, latency, previous_latency_failures)

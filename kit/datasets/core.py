@@ -248,6 +248,41 @@ def _resolve_split_dir(yaml_path: Path, root: Path, base: Path, key: str, entry:
     raise KitError(f"{yaml_path}: {key}: folder {entry!r} not found (looked at {', '.join(str(c) for c in cand)})")
 
 
+def _label_keypoints(vals: list[float], kpt_shape: tuple[int, int], where: str) -> np.ndarray:
+    """One row's keypoints as K x 3 (x, y, visibility: as read for D = 3, 2 for a visible D = 2 point, 0 for one
+    not visible), checked; KitError at `where`.
+
+    D = 3: visibility must be 0, 1 or 2, and a point with v = 0 is never read (exporters keep stale
+    x, y). D = 2: a negative pair is ultralytics' "not visible", and so is (0, 0).
+    """
+    eps = 1e-6
+    k, d = kpt_shape
+    pts = np.asarray(vals, dtype=np.float64).reshape(k, d)
+    if d == 3:
+        bad = ~np.isin(pts[:, 2], (0, 1, 2))
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise KitError(f"{where}: keypoint {i + 1} has visibility {pts[i, 2]:g}; use 0 (not labelled), "
+                           "1 (occluded) or 2 (visible)")
+        vis = pts[:, 2] > 0
+        xy = pts[:, :2]
+        check = vis  # v = 0: not labelled; its x, y are stale (exporters keep old ones), never read
+    else:
+        xy = pts
+        negative = (xy < 0).any(axis=1)
+        vis = ~negative & ~((xy[:, 0] == 0) & (xy[:, 1] == 0))
+        check = ~negative
+    out = ((xy < -eps) | (xy > 1 + eps)).any(axis=1) & check
+    if out.any():
+        i = int(np.argmax(out))
+        raise KitError(f"{where}: keypoint {i + 1} at ({xy[i, 0]:g}, {xy[i, 1]:g}) is outside [0, 1]; "
+                       "keypoints are normalised by the image size (use 0 0 0 for one not visible)")
+    full = np.zeros((k, 3))
+    full[vis, :2] = np.clip(xy[vis], 0.0, 1.0)
+    full[vis, 2] = pts[vis, 2] if d == 3 else 2.0
+    return full
+
+
 def read_labels(label: Path, image: Path, nc: int, kpt_shape: tuple[int, int] | None) -> LabeledImage:
     """Parse and check one label file; KitError names the file and line of the first problem.
 
@@ -290,31 +325,7 @@ def read_labels(label: Path, image: Path, nc: int, kpt_shape: tuple[int, int] | 
         classes.append(int(cls))
         boxes.append([min(max(v, 0.0), 1.0) for v in box])
         if kpt_shape:
-            k, d = kpt_shape
-            pts = np.asarray(vals[5:], dtype=np.float64).reshape(k, d)
-            if d == 3:
-                bad = ~np.isin(pts[:, 2], (0, 1, 2))
-                if bad.any():
-                    i = int(np.argmax(bad))
-                    raise KitError(f"{where}: keypoint {i + 1} has visibility {pts[i, 2]:g}; use 0 (not labelled), "
-                                   "1 (occluded) or 2 (visible)")
-                vis = pts[:, 2] > 0
-                xy = pts[:, :2]
-                check = vis  # v = 0: not labelled; its x, y are stale (exporters keep old ones), never read
-            else:
-                xy = pts
-                negative = (xy < 0).any(axis=1)
-                vis = ~negative & ~((xy[:, 0] == 0) & (xy[:, 1] == 0))
-                check = ~negative
-            out = ((xy < -eps) | (xy > 1 + eps)).any(axis=1) & check
-            if out.any():
-                i = int(np.argmax(out))
-                raise KitError(f"{where}: keypoint {i + 1} at ({xy[i, 0]:g}, {xy[i, 1]:g}) is outside [0, 1]; "
-                               "keypoints are normalised by the image size (use 0 0 0 for one not visible)")
-            full = np.zeros((k, 3))
-            full[vis, :2] = np.clip(xy[vis], 0.0, 1.0)
-            full[vis, 2] = pts[vis, 2] if d == 3 else 2.0
-            kpts.append(full)
+            kpts.append(_label_keypoints(vals[5:], kpt_shape, where))
     keypoints = np.asarray(kpts, dtype=np.float64).reshape(-1, kpt_shape[0], 3) if kpt_shape else None
     return LabeledImage(image, label, np.asarray(classes, dtype=np.int64),
                         np.asarray(boxes, dtype=np.float64).reshape(-1, 4), keypoints)

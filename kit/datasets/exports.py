@@ -54,16 +54,14 @@ from .core import (
     ImportResult,
     LabeledImage,
     detect_names,
-    label_path,
     move_into_place,
     parse_mapping,
-    read_data_yaml,
-    read_labels,
     resolve_mapping,
     staged_dir,
     write_data_yaml,
 )
 from .order import OrderReport, apply_order, check_keypoint_order
+from .sources import Source, detect_format, read_coco_source, read_yolo_source
 
 #: The real labelled exports kept beside the repo (`../shared/data/real`, Roboflow Universe, CC BY
 #: 4.0), per task: what the reference model trained on and the notebooks score by default.
@@ -77,7 +75,6 @@ GroupLevel = Literal["clip", "match"]
 GROUP_LEVELS = ("clip", "match")
 ExportFormat = Literal["auto", "yolo", "coco"]
 FORMATS = ("auto", "yolo", "coco")
-COCO_SPLIT_DIRS = {"train": "train", "valid": "val", "val": "val", "validation": "val", "test": "test"}
 
 _RF_HASH = re.compile(r"\.rf\.[0-9a-f]{8,}$", re.I)
 _EXT_TOKEN = re.compile(r"_(png|jpe?g|bmp|webp|tiff?)$", re.I)
@@ -203,126 +200,6 @@ def split_by_group(sizes: dict[str, int], val_fraction: float = 0.15, test_fract
     return dict(sorted(out.items()))
 
 
-# --- reading sources ---------------------------------------------------------------------------
-
-@dataclass
-class Source:
-    """A labelled export, read: class names, its kpt_shape and flip_idx, and every image with its labels."""
-
-    root: Path
-    fmt: str
-    names: dict[int, str]
-    samples: list[tuple[str, LabeledImage]]  # (the export's split, labels)
-    kpt_shape: tuple[int, int] | None = None
-    flip_idx: list[int] | None = None
-    where: str = ""
-
-
-def detect_format(src: Path) -> str:
-    if src.is_file():
-        return "coco" if src.suffix.lower() == ".json" else "yolo"
-    if (src / "data.yaml").is_file() or (src / "data.yml").is_file():
-        return "yolo"
-    if list(src.glob("*.json")) or list(src.glob("*/_annotations.coco.json")) or list(src.glob("*/*.json")):
-        return "coco"
-    raise KitError(f"{src}: neither a YOLO export (data.yaml) nor a COCO one (*.json); pass the export's folder")
-
-
-def read_yolo_source(src: Path) -> Source:
-    ds = read_data_yaml(src)
-    samples = []
-    for split in (s for s in SPLITS if s in ds.splits):
-        for img in ds.images(split):
-            samples.append((split, read_labels(label_path(img), img, len(ds.names), ds.kpt_shape)))
-    flip = ds.raw.get("flip_idx")
-    return Source(ds.yaml_path.parent, "yolo", ds.names, samples, ds.kpt_shape,
-                  list(flip) if isinstance(flip, list) else None, str(ds.yaml_path))
-
-
-def _coco_files(src: Path) -> list[tuple[str, Path]]:
-    """(split, json) pairs: a JSON file given directly (split train), or Roboflow's split folders."""
-    if src.is_file():
-        return [("train", src)]
-    found = []
-    for d in sorted(p for p in src.iterdir() if p.is_dir()):
-        split = COCO_SPLIT_DIRS.get(d.name.lower())
-        js = sorted(d.glob("*.json"))
-        if split and js:
-            if len(js) > 1:
-                raise KitError(f"{d}: {len(js)} JSON files; a COCO split folder holds one annotation file")
-            found.append((split, js[0]))
-    if not found:
-        js = sorted(src.glob("*.json"))
-        if len(js) != 1:
-            raise KitError(f"{src}: expected train/valid/test folders with a COCO JSON each, or one JSON here "
-                           f"(found {len(js)})")
-        found = [("train", js[0])]
-    return found
-
-
-def _coco_samples(path: Path, split: str, cat_index: dict[int, int]) -> list[tuple[str, LabeledImage]]:
-    from ..contract import read_json
-
-    data = read_json(path, "no such COCO file")
-    if not isinstance(data, dict) or not isinstance(data.get("images"), list):
-        raise KitError(f"{path}: not a COCO file (no `images` list)")
-    images: dict[Any, dict[str, Any]] = {}
-    for i, im in enumerate(data["images"]):
-        try:
-            images[im["id"]] = {"file": path.parent / im["file_name"], "w": float(im["width"]),
-                                "h": float(im["height"]), "cls": [], "box": []}
-        except (KeyError, TypeError, ValueError):
-            raise KitError(f"{path}: images[{i}]: needs id, file_name, width and height") from None
-    for i, a in enumerate(data.get("annotations") or []):
-        where = f"{path}: annotations[{i}] (id {a.get('id') if isinstance(a, dict) else '?'})"
-        if not isinstance(a, dict) or a.get("image_id") not in images:
-            raise KitError(f"{where}: image_id {a.get('image_id') if isinstance(a, dict) else a!r} is not in images")
-        if a.get("category_id") not in cat_index:
-            raise KitError(f"{where}: category_id {a.get('category_id')} is not in categories")
-        im = images[a["image_id"]]
-        try:
-            x, y, w, h = (float(v) for v in a["bbox"])
-        except (KeyError, TypeError, ValueError):
-            raise KitError(f"{where}: bbox must be [x, y, width, height] in pixels") from None
-        x1, y1 = max(0.0, x), max(0.0, y)
-        x2, y2 = min(im["w"], x + w), min(im["h"], y + h)
-        if not (np.isfinite([x, y, w, h]).all() and x2 - x1 > 0 and y2 - y1 > 0):
-            raise KitError(f"{where}: bbox {a['bbox']} is empty or outside the {im['w']:g} x {im['h']:g} image")
-        im["cls"].append(cat_index[a["category_id"]])
-        im["box"].append([(x1 + x2) / 2 / im["w"], (y1 + y2) / 2 / im["h"], (x2 - x1) / im["w"],
-                          (y2 - y1) / im["h"]])
-    out = []
-    for im in images.values():
-        if not im["file"].is_file():
-            raise KitError(f"{path}: image {im['file'].name} is listed but not beside the JSON ({im['file']})")
-        out.append((split, LabeledImage(im["file"], path, np.asarray(im["cls"], np.int64),
-                                        np.asarray(im["box"], np.float64).reshape(-1, 4), None)))
-    return sorted(out, key=lambda t: t[1].image.name)
-
-
-def read_coco_source(src: Path) -> Source:
-    """COCO detection JSON (Roboflow's `<split>/_annotations.coco.json`, or one file): boxes only."""
-    from ..contract import read_json
-
-    files = _coco_files(src)
-    cats: dict[int, str] = {}
-    parents, used = set(), set()
-    for _, path in files:
-        doc = read_json(path, "no such COCO file")
-        for c in doc.get("categories") or []:
-            cats.setdefault(int(c["id"]), str(c["name"]))
-            parents.add(str(c.get("supercategory")))
-        used.update(a.get("category_id") for a in doc.get("annotations") or [] if isinstance(a, dict))
-    # Roboflow lists the project itself as category 0, the others' supercategory, never used: not a class
-    cats = {i: n for i, n in cats.items() if i in used or n not in parents}
-    if not cats:
-        raise KitError(f"{files[0][1]}: no categories; a COCO file lists its classes under `categories`")
-    cat_index = {cid: i for i, cid in enumerate(sorted(cats))}
-    samples = [s for split, path in files for s in _coco_samples(path, split, cat_index)]
-    return Source(src if src.is_dir() else src.parent, "coco", {i: cats[c] for c, i in cat_index.items()}, samples,
-                  where=", ".join(str(p) for _, p in files))
-
-
 # --- import ------------------------------------------------------------------------------------
 
 def _target_size(size: tuple[int, int] | str | None, notes: ExportNotes) -> tuple[int, int] | None:
@@ -406,8 +283,81 @@ def import_export(src: str | os.PathLike, out_dir: str | os.PathLike, task: str 
         >>> r = import_export("../shared/data/real/football-players-detection-v1", "data/real/detect")  # doctest: +SKIP
         >>> r.groups["test"][:2], r.notes[0]                                                         # doctest: +SKIP
     """
-    from tqdm.auto import tqdm
+    src, fmt, source = _open_export(src, task, split, fmt)
+    swaps = _swap_pairs(swap_keypoints)
+    class_map = _class_map(source, task, teams, mapping, strict)
+    notes = read_export_notes(source.root)
+    wh = _target_size(size, notes)
+    note_lines = _notes_for(source, notes, wh, task)
+    order = _checked_order(source, wh, swaps, mirror_keypoints, check_order, note_lines) if task == "pose" else None
+    assign = _assign_splits(source, split, group_by, group_pattern, val_fraction, test_fraction, test_groups, seed)
+    names = POSE_NAMES if task == "pose" else detect_names(teams)
+    used = [s for s in SPLITS if any(sp == s for sp, _ in assign.values())]
+    instances = {s: dict.fromkeys(names.values(), 0) for s in used}
+    dropped: Counter[str] = Counter()
+    out_dir = Path(out_dir)
+    with staged_dir(out_dir) as tmp:
+        images = _write_samples(tmp, source, assign, used, (class_map, names, swaps, mirror_keypoints),
+                                (dropped, instances), wh, jpeg_quality, progress)
+        groups = {s: sorted({g for sp, g in assign.values() if sp == s}) for s in used}
+        kit_info: dict[str, Any] = {
+            "task": task, "source": source.where, "format": fmt,
+            "mapping": {source.names[i]: (names[t] if t is not None else None) for i, t in class_map.items()},
+            "split": split, "groups": groups, "size": list(wh) if wh else None, "notes": note_lines,
+            **({"group_by": group_pattern or group_by, "seed": seed} if split == "group" else {}),
+            **_task_info(task, teams, order, swaps, mirror_keypoints)}
+        write_data_yaml(tmp, out_dir, names, used, kpt_shape=[N_KEYPOINTS, 3] if task == "pose" else None,
+                        kit_info=kit_info)
+        move_into_place(tmp, out_dir)
+    return ImportResult((out_dir / "data.yaml").resolve(), kit_info["mapping"], images, instances, dict(dropped),
+                        groups=groups, notes=note_lines, order=order.to_dict() if order else None,
+                        size=wh)
 
+
+def _swap_pairs(swap_keypoints: Iterable[tuple[int, int]]) -> list[tuple[int, ...]]:
+    """The keypoint swaps asked for, as pairs of 1-based ids; KitError for an id out of range or a pair of one."""
+    swaps = [tuple(int(v) for v in s) for s in swap_keypoints]
+    for a, b in swaps:
+        if not (1 <= a <= N_KEYPOINTS and 1 <= b <= N_KEYPOINTS) or a == b:
+            raise KitError(f"--swap-keypoints {a},{b}: two different ids in 1..{N_KEYPOINTS}")
+    return swaps
+
+
+def _class_map(source: Source, task: str, teams: bool, mapping: Any, strict: bool) -> dict[int, int | None]:
+    """The export's class ids mapped onto the kit's (None: dropped); with `strict`, KitError for any dropped."""
+    class_map = resolve_mapping(source.names, task, teams, parse_mapping(mapping))
+    unmapped = [source.names[i] for i, t in class_map.items() if t is None]
+    if strict and unmapped:
+        raise KitError(f"{source.where}: classes {unmapped} map to none of ours; add --map NAME=ID for each "
+                       "or drop --strict to skip them")
+    return class_map
+
+
+def _task_info(task: str, teams: bool, order: Any, swaps: list, mirror_keypoints: bool) -> dict[str, Any]:
+    """The task's part of data.yaml's `kit` entry: teams and wire classes (detect), or the keypoint order
+    found and the fix applied (pose)."""
+    if task == "detect":
+        return {"teams": teams, "wire_cls": dict(enumerate(TEAM_WIRE_IDS if teams else DETECT_WIRE_IDS))}
+    info = {"keypoint_order": order.to_dict()}
+    if swaps or mirror_keypoints:
+        info["keypoint_fix"] = {"swaps": [list(s) for s in swaps], "mirror": mirror_keypoints}
+    return info
+
+
+def _checked_order(source: Any, wh: tuple[int, int] | None, swaps: list, mirror_keypoints: bool,
+                   check_order: bool, note_lines: list[str]) -> Any:
+    """A pose export's keypoint order judged by the pitch's geometry (after the given fix), noted in
+    `note_lines`; KitError for a swapped, mirrored or wrong order unless `check_order` is off."""
+    order = _check_order(source, wh, swaps, mirror_keypoints)
+    note_lines.append(order.message)
+    if check_order and order.verdict in ("swapped", "mirrored", "wrong"):
+        raise KitError(f"{source.where}: {order.message} (or pass --no-order-check to import as it is)")
+    return order
+
+
+def _open_export(src: str | os.PathLike, task: str, split: str, fmt: str) -> tuple[Path, str, Any]:
+    """The export's folder, its format and its samples, read; KitError for a bad task, split or format,
+    a missing folder, or an export that does not fit the task (boxes for pose, keypoints for detect)."""
     if task not in TASKS:
         raise KitError(f"task {task!r}: choose detect or pose")
     if split not in SPLIT_MODES:
@@ -426,67 +376,38 @@ def import_export(src: str | os.PathLike, out_dir: str | os.PathLike, task: str 
                        f"a pitch keypoint dataset needs [{N_KEYPOINTS}, 2] or [{N_KEYPOINTS}, 3] in template order")
     if task == "detect" and source.kpt_shape is not None:
         raise KitError(f"{source.where}: has kpt_shape, so it is a keypoint (pose) export; import it with --task pose")
-    swaps = [tuple(int(v) for v in s) for s in swap_keypoints]
-    for a, b in swaps:
-        if not (1 <= a <= N_KEYPOINTS and 1 <= b <= N_KEYPOINTS) or a == b:
-            raise KitError(f"--swap-keypoints {a},{b}: two different ids in 1..{N_KEYPOINTS}")
-    class_map = resolve_mapping(source.names, task, teams, parse_mapping(mapping))
-    unmapped = [source.names[i] for i, t in class_map.items() if t is None]
-    if strict and unmapped:
-        raise KitError(f"{source.where}: classes {unmapped} map to none of ours; add --map NAME=ID for each "
-                       "or drop --strict to skip them")
-    notes = read_export_notes(source.root)
-    wh = _target_size(size, notes)
-    note_lines = _notes_for(source, notes, wh, task)
-    order = None
-    if task == "pose":
-        order = _check_order(source, wh, swaps, mirror_keypoints)
-        note_lines.append(order.message)
-        if check_order and order.verdict in ("swapped", "mirrored", "wrong"):
-            raise KitError(f"{source.where}: {order.message} (or pass --no-order-check to import as it is)")
-    assign = _assign_splits(source, split, group_by, group_pattern, val_fraction, test_fraction, test_groups, seed)
-    names = POSE_NAMES if task == "pose" else detect_names(teams)
-    used = [s for s in SPLITS if any(sp == s for sp, _ in assign.values())]
+    return src, fmt, source
+
+
+def _write_samples(tmp: Path, source: Any, assign: dict, used: list[str], labelling: tuple, counts: tuple,
+                   wh: tuple[int, int] | None, jpeg_quality: int, progress: bool) -> dict[str, int]:
+    """Every sample's image and relabelled rows into the staged folder's split folders; the images per split.
+
+    `labelling` is (class map, names, swaps, mirror) as `_label_rows` applies them; `counts` is
+    (dropped classes, instances per split), counted as the rows are written. KitError for two images of
+    one split with the same name, or a train or val split left empty.
+    """
+    from tqdm.auto import tqdm
+
+    class_map, names, swaps, mirror_keypoints = labelling
+    dropped, instances = counts
     images = dict.fromkeys(used, 0)
-    instances = {s: dict.fromkeys(names.values(), 0) for s in used}
-    dropped: Counter[str] = Counter()
-    out_dir = Path(out_dir)
-    with staged_dir(out_dir) as tmp:
-        for s in used:
-            (tmp / "images" / s).mkdir(parents=True)
-            (tmp / "labels" / s).mkdir(parents=True)
-        for _, li in tqdm(source.samples, desc="importing", unit="img", disable=not progress):
-            s, _group = assign[li.image]
-            rows = _label_rows(li, class_map, names, swaps, mirror_keypoints, dropped, source, instances[s])
-            dest = tmp / "images" / s / (li.image.stem + ".jpg" if wh else li.image.name)
-            if dest.exists():
-                raise KitError(f"{li.image}: another {s} image is also named {dest.name}; rename one")
-            _write_image(li.image, dest, wh, jpeg_quality)
-            (tmp / "labels" / s / (dest.stem + ".txt")).write_text("".join(r + "\n" for r in rows))
-            images[s] += 1
-        for s in ("train", "val"):
-            if not images.get(s):
-                raise KitError(f"{source.where}: the {s} split would be empty; lower the test share or --split keep")
-        groups = {s: sorted({g for sp, g in assign.values() if sp == s}) for s in used}
-        kit_info: dict[str, Any] = {
-            "task": task, "source": source.where, "format": fmt,
-            "mapping": {source.names[i]: (names[t] if t is not None else None) for i, t in class_map.items()},
-            "split": split, "groups": groups, "size": list(wh) if wh else None, "notes": note_lines}
-        if split == "group":
-            kit_info.update(group_by=group_pattern or group_by, seed=seed)
-        if task == "detect":
-            kit_info["teams"] = teams
-            kit_info["wire_cls"] = dict(enumerate(TEAM_WIRE_IDS if teams else DETECT_WIRE_IDS))
-        else:
-            kit_info["keypoint_order"] = order.to_dict()
-            if swaps or mirror_keypoints:
-                kit_info["keypoint_fix"] = {"swaps": [list(s) for s in swaps], "mirror": mirror_keypoints}
-        write_data_yaml(tmp, out_dir, names, used, kpt_shape=[N_KEYPOINTS, 3] if task == "pose" else None,
-                        kit_info=kit_info)
-        move_into_place(tmp, out_dir)
-    return ImportResult((out_dir / "data.yaml").resolve(), kit_info["mapping"], images, instances, dict(dropped),
-                        groups=groups, notes=note_lines, order=order.to_dict() if order else None,
-                        size=wh)
+    for s in used:
+        (tmp / "images" / s).mkdir(parents=True)
+        (tmp / "labels" / s).mkdir(parents=True)
+    for _, li in tqdm(source.samples, desc="importing", unit="img", disable=not progress):
+        s, _group = assign[li.image]
+        rows = _label_rows(li, class_map, names, swaps, mirror_keypoints, dropped, source, instances[s])
+        dest = tmp / "images" / s / (li.image.stem + ".jpg" if wh else li.image.name)
+        if dest.exists():
+            raise KitError(f"{li.image}: another {s} image is also named {dest.name}; rename one")
+        _write_image(li.image, dest, wh, jpeg_quality)
+        (tmp / "labels" / s / (dest.stem + ".txt")).write_text("".join(r + "\n" for r in rows))
+        images[s] += 1
+    for s in ("train", "val"):
+        if not images.get(s):
+            raise KitError(f"{source.where}: the {s} split would be empty; lower the test share or --split keep")
+    return images
 
 
 def as_kit_dataset(src: str | os.PathLike, out_dir: str | os.PathLike, task: str, *,

@@ -1,6 +1,6 @@
 """Ship and operate: Hugging Face and Chutes API clients, push, commitments, standing, the ledger, commands.
 
-Usage: `tvkit push --model-path DIR --element-id ID`, `tvkit standing`; or `kit.deploy.push.push(...)`.
+Usage: `tvkit push --bundle DIR --element ID`, `tvkit standing`; or `kit.deploy.push.push(...)`.
 
 - `hub.py`: the Hugging Face side through `huggingface_hub.HfApi` (private repo, one commit per
   push, visibility changes, what a token may do), with clear errors for bad tokens and the

@@ -51,7 +51,7 @@ def resolve_chute(revision: str, hf_repo: str | None = None) -> tuple[Settings, 
             chute = api.get_chute(name)
         except ChuteNotFound as e:
             raise KitError(f"no chute {name} (revision {revision} of {user}/ScoreVision) in your Chutes account: push "
-                           f"it with `tvkit push --revision {revision} --element-id ID`, or see what is deployed "
+                           f"it with `tvkit push --revision {revision} --element ID`, or see what is deployed "
                            "with `tvkit chutes-list`") from e
     slug = chute.get("slug")
     if not slug:

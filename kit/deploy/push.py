@@ -1,6 +1,6 @@
 """`tvkit push`: ship a bundle the way the subnet ships today (upstream `sv deploy-os-miner` at ea7412f).
 
-Usage: `push("bundle/", "PlayerDetect_v1@1.0")`, or `tvkit push --model-path DIR --element-id ID [--plan]`
+Usage: `push("bundle/", "PlayerDetect_v1@1.0")`, or `tvkit push --bundle DIR --element ID [--plan]`
 
 The steps, in upstream's order (scorevision/cli/open_source_miner.py:66-103,
 utils/chutes_helpers.py:429-458, MINER.md section 5), each named once in `PUSH_STEPS`:
@@ -30,7 +30,8 @@ never makes the repo public. `--no-commit` stops after the health check, prints 
 commitment and leaves the repo private; `--no-deploy` stops after the upload. A push of a
 revision whose chute is already deployed (same name, same code) reuses it, so the command
 printed after a failure resumes where it stopped. `plan_push` lists the same steps as the
-calls they would make, and the exact commitment, touching nothing.
+calls they would make, and the exact commitment, touching nothing (`kit.deploy.plan`, which
+also names the steps; its names are importable from here as before).
 """
 
 from __future__ import annotations
@@ -39,36 +40,29 @@ import sys
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from .. import KitError
 from ..settings import Settings
 from . import chutes_cli, ledger
 from .commitment import CommitError, Committer, bittensor_available, bittensor_commit, commitment_payload, hotkey_ss58
 from .common import MissingCredentials, chute_base_url, deployments_dir
+from .plan import (
+    PUSH_STEPS,
+    UNKNOWN_FROM_CHUTES,
+    UNKNOWN_REVISION,
+    Plan,
+    PushStep,
+    Step,
+    plan_push,
+    required_settings,
+    resolve_element,
+    step_names,
+)
 
-PushStep = Literal["checks", "upload", "render", "build", "deploy", "secret", "warmup", "health", "commit",
-                   "publish"]
-PUSH_STEPS: tuple[PushStep, ...] = ("checks", "upload", "render", "build", "deploy", "secret", "warmup", "health",
-                                    "commit", "publish")
-UNKNOWN_REVISION = "<revision: the upload's commit hash>"
-UNKNOWN_FROM_CHUTES = "<from the Chutes API after the deploy>"
-
-
-def step_names(deploy: bool = True, commit: bool = True) -> list[PushStep]:
-    """The steps a push runs: all ten; without deploy, checks and upload; without commit, up to health."""
-    if not deploy:
-        return ["checks", "upload"]
-    return list(PUSH_STEPS if commit else PUSH_STEPS[:PUSH_STEPS.index("commit")])
-
-
-def required_settings(deploy: bool, commit: bool) -> list[str]:
-    names = ["HF_USER", "HF_TOKEN"]
-    if deploy:
-        names += ["CHUTES_API_KEY", "CHUTES_USERNAME", "CHUTES_HF_TOKEN"]
-        if commit:
-            names += ["BITTENSOR_WALLET_COLD", "BITTENSOR_WALLET_HOT"]
-    return names
+# push's own names, then the plan's, which `from kit.deploy.push import ...` has always offered
+__all__ = ["push", "PushResult", "PushFailed", "PUSH_STEPS", "PushStep", "UNKNOWN_FROM_CHUTES", "UNKNOWN_REVISION",
+           "Plan", "Step", "plan_push", "required_settings", "resolve_element", "step_names"]
 
 
 @dataclass
@@ -138,8 +132,8 @@ class _Ctx:
     reused: bool = False
 
     def resume_command(self) -> str:
-        cmd = f"tvkit push --revision {self.result.revision} --element-id {self.element_id}"
-        return cmd + (f" --model-path {self.bundle}" if self.bundle else "")
+        cmd = f"tvkit push --revision {self.result.revision} --element {self.element_id}"
+        return cmd + (f" --bundle {self.bundle}" if self.bundle else "")
 
     def api(self):
         from .chutes_api import ChutesAPI
@@ -162,7 +156,7 @@ def _step_checks(c: _Ctx) -> None:
     if c.bundle is not None:
         _comply(c)
     else:
-        c.echo("checks: no --model-path, so no local bundle to check (the revision on the Hub is shipped as it is)")
+        c.echo("checks: no --bundle, so no local bundle to check (the revision on the Hub is shipped as it is)")
 
 
 def _comply(c: _Ctx) -> None:
@@ -355,30 +349,6 @@ def _check_read_token(s: Settings) -> None:
                        "(https://huggingface.co/settings/tokens)")
 
 
-def resolve_element(element_id: str | None, manifest: Any, choose: Callable[[list[str]], str] | None = None) -> str:
-    """The element to compete in: the given id checked against the manifest, or one chosen from it.
-
-    Args:
-        element_id: the id, or None to choose.
-        manifest: a kit.manifest.Manifest, or None when it could not be read (a given id is then
-            used unchecked, as upstream uses it, open_source_miner.py:22-23).
-        choose: asks the user for one of the ids (a terminal prompt); None: not interactive.
-
-    Raises:
-        KitError: an id the manifest lacks (with a did-you-mean), or none given and no way to ask.
-    """
-    if element_id:
-        if manifest is not None:
-            manifest.element(element_id)
-        return element_id
-    ids = list(manifest.ids) if manifest is not None else []
-    if not ids:
-        raise KitError("no --element-id given and no manifest to choose from: pass --element-id ID")
-    if choose is None:
-        raise KitError(f"which element does this model compete in? pass --element-id, one of: {', '.join(ids)} "
-                       f"(from {manifest.describe()})")
-    return choose(ids)
-
 
 # --- push ----------------------------------------------------------------------------------------
 
@@ -413,7 +383,7 @@ def push(bundle: str | Path | None, element_id: str, revision: str | None = None
 
     s = s or load_settings()
     if bundle is None and revision is None:
-        raise KitError("nothing to push: give --model-path DIR (upload a bundle) or --revision R (a revision already "
+        raise KitError("nothing to push: give --bundle DIR (upload a bundle) or --revision R (a revision already "
                        "on the Hub)")
     steps = step_names(deploy, commit)
     result = PushResult(hf_repo_name(s.hf_user) if s.hf_user else "<HF_USER>/ScoreVision", element_id,
@@ -443,11 +413,11 @@ def _finish_notes(c: _Ctx, deploy: bool, commit: bool) -> None:
     r = c.result
     if not deploy:
         r.notes.append(f"--no-deploy: uploaded only, the repo stays private; `tvkit push --revision {r.revision} "
-                       f"--element-id {c.element_id}` deploys it")
+                       f"--element {c.element_id}` deploys it")
     elif not commit:
         r.commit_note = "not committed (--no-commit)"
         r.notes.append(f"--no-commit: the repo {r.hf_repo} stays private. Commit the payload above yourself, then "
-                       f"`tvkit publish`; or `tvkit push --revision {r.revision} --element-id {c.element_id}` "
+                       f"`tvkit publish`; or `tvkit push --revision {r.revision} --element {c.element_id}` "
                        "commits and publishes")
 
 
@@ -476,156 +446,3 @@ def _hint(errors: list[str]) -> str:
     if "not available" in text:
         return " -- the image is not built (yet); check `chutes images list` and push again when it is"
     return ""
-
-
-# --- the plan ------------------------------------------------------------------------------------
-
-@dataclass
-class Step:
-    name: PushStep
-    call: str
-    detail: str = ""
-
-
-@dataclass
-class Plan:
-    """A push's steps as the calls they would make, and the exact commitment (unknowns marked <...>)."""
-
-    steps: list[Step]
-    commitment: dict[str, Any] | None
-    hf_repo: str
-    chute_name: str
-    element_id: str
-    missing: list[str]
-    notes: list[str]
-
-    def metrics(self) -> dict[str, Any]:
-        """What a run records of a plan (notebook 05; `tvkit run` prints planned_steps)."""
-        return {"planned_steps": [st.name for st in self.steps], "missing_settings": list(self.missing),
-                "element_id": self.element_id, "commitment": self.commitment}
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"steps": [asdict(st) for st in self.steps], "commitment": self.commitment, "hf_repo": self.hf_repo,
-                "chute_name": self.chute_name, "element_id": self.element_id, "missing": self.missing,
-                "notes": self.notes}
-
-    def format(self) -> str:
-        import json
-
-        width = max(len(st.name) for st in self.steps)
-        lines = [f"{i:>2}. {st.name:<{width}}  {st.call}" + (f"\n    {'':<{width}}  {st.detail}" if st.detail else "")
-                 for i, st in enumerate(self.steps, 1)]
-        if self.commitment is not None:
-            lines.append("commitment: " + json.dumps(self.commitment))
-        lines += [f"note: {n}" for n in self.notes]
-        if self.missing:
-            lines.append("missing to run it for real: " + ", ".join(self.missing)
-                         + " (`tvkit doctor --deploy` says how)")
-        return "\n".join(lines)
-
-
-def _template_origin(template: str | None) -> str:
-    from ..chute.official import DEFAULT_COMMIT, obtain_template
-
-    try:
-        return obtain_template(template, download=False).describe()
-    except KitError:
-        return f"downloaded from score-technologies/turbovision at {DEFAULT_COMMIT[:7]} on first use"
-
-
-def _plan_steps(s: Settings, bundle: str | None, element: str, repo: str, rev: str, name: str,
-                commit: bool, template: str | None) -> list[Step]:
-    hf, ch = s.hf_endpoint, s.chutes_api_url
-    f = f"{name.replace('-', '_')}.py" if "<" not in name else "<chute name>.py"
-    chute_file = deployments_dir() / "chutes" / f
-    if "<" not in rev:
-        upload = Step("upload", f"GET {hf}/api/models/{repo}/revision/{rev}; PUT {hf}/api/models/{repo}/settings",
-                      '{"visibility": "private"}: the revision must exist; the repo stays private until the commit')
-    else:
-        upload = Step("upload", f"POST {hf}/api/repos/create; PUT {hf}/api/models/{repo}/settings; POST "
-                      f"{hf}/api/models/{repo}/preupload/main; LFS; POST {hf}/api/models/{repo}/commit/main",
-                      '{"visibility": "private"} at creation and again through the settings (an existing public '
-                      f"repo is made private again); ONE commit of {bundle or '<model path>'}, its commit hash the "
-                      "revision")
-    return [
-        Step("checks", f"local: tvkit comply {bundle or '<model path>'} --element-id {element}",
-             "and: the credentials, ~/.chutes/config.ini, CHUTES_HF_TOKEN not the write token (GET "
-             f"{hf}/api/whoami-v2), " + ("bittensor and the wallet's hotkey" if commit else "the wallet's hotkey")),
-        upload,
-        Step("render", f"local: {chute_file}", f"upstream's chute template ({_template_origin(template)}) for "
-             f"{repo}@{rev}, checked with the validators' integrity hash"),
-        Step("build", f"chutes {' '.join(chutes_cli.build_args(chute_file))}",
-             f"GET {ch}/chutes/{name} first (an existing chute with the same code is reused); signed with your "
-             "hotkey; the CLI reads the private repo with CHUTES_HF_TOKEN"),
-        Step("deploy", f"chutes {' '.join(chutes_cli.deploy_args(chute_file))}",
-             f"POST {ch}/chutes/?accept_fee=true (signed), then GET {ch}/chutes/{name}: chute_id and slug"),
-        Step("secret", f"POST {ch}/secrets/", '{"purpose": <chute_id>, "key": "HF_TOKEN", "value": <CHUTES_HF_TOKEN>}'),
-        Step("warmup", f"GET {ch}/chutes/warmup/<chute_id>", 'until {"status": "hot"}'),
-        Step("health", f"POST {s.chutes_chute_url}/health", '{} until {"status": "healthy"}: the private model loaded'),
-        *([Step("commit", "bittensor Subtensor.set_reveal_commitment", f"netuid {s.netuid} on {s.subtensor_endpoint}, "
-                "blocks_until_reveal=1, the commitment below, signed by your wallet"),
-           Step("publish", f"PUT {hf}/api/models/{repo}/settings", '{"visibility": "public"}: only after the commit')]
-          if commit else []),
-    ]
-
-
-def _size_note(bundle: str, element: Any) -> str:
-    """The repo as the Hub will hold it (every file pushed + its .gitattributes) against the element's cap."""
-    from ..bundle import repo_files
-
-    total = sum(n for _, n in repo_files(bundle)) / 2 ** 20
-    cap = getattr(element, "max_model_size_mb", None)
-    if not cap:
-        return f"the repo will be {total:.2f} MiB (every file pushed and the Hub's .gitattributes)"
-    verdict = "fits" if total <= cap else "OVER: the registry never challenges it"
-    return (f"the repo will be {total:.2f} MiB of the element's {cap:g} MiB cap (every file pushed and the Hub's "
-            f".gitattributes): {verdict}")
-
-
-def plan_push(s: Settings, bundle: str | None = None, element_id: str | None = None, revision: str | None = None,
-              deploy: bool = True, commit: bool = True, manifest: Any = None, template: str | None = None) -> Plan:
-    """What `push` would do, as calls, and the exact commitment; touches nothing, needs no credential.
-
-    Args:
-        s: settings (placeholders stand in for what is missing).
-        bundle, element_id, revision, deploy, commit, template: as for `push`.
-        manifest: when given, the element id is checked against it.
-
-    Returns:
-        Plan (`.format()`, `.to_dict()`); unknown values are written `<...>`.
-
-    >>> plan_push(load_settings(), element_id="PlayerDetect_v1@1.0").commitment["role"]  # doctest: +SKIP
-    'miner'
-    """
-    from ..chute.official import chute_name, hf_repo_name
-
-    notes: list[str] = []
-    if element_id:
-        element = resolve_element(element_id, manifest)
-    else:
-        element = "<element-id>"
-        notes.append("no --element-id: " + (f"a push asks for one of {', '.join(manifest.ids)} ({manifest.describe()})"
-                                            if manifest is not None else "a push needs one"))
-    repo = hf_repo_name(s.hf_user) if s.hf_user else "<HF_USER>/ScoreVision"
-    known = bool(revision) and len(revision) == 40 and all(ch in "0123456789abcdef" for ch in revision)
-    rev = revision if known else UNKNOWN_REVISION
-    name = chute_name(revision, s.hf_user) if known and s.hf_user else \
-        f"turbovision-{(s.hf_user or '<HF_USER>').lower()}-<nickname of the revision>"
-    if revision and not known:
-        notes.append(f"--revision {revision} is resolved to its 40-hex commit hash by the upload step")
-    steps = _plan_steps(s, bundle, element, repo, rev, name, commit, template)
-    keep = set(step_names(deploy, commit))
-    steps = [st for st in steps if st.name in keep]
-    commitment = None
-    if deploy:
-        commitment = commitment_payload(repo, rev, UNKNOWN_FROM_CHUTES, UNKNOWN_FROM_CHUTES,
-                                        hotkey_ss58(s) or "<ss58 address of BITTENSOR_WALLET_COLD/HOT's hotkey>",
-                                        element)
-    if deploy and not commit:
-        notes.append("--no-commit: stops after the health check; the commitment is printed and the repo stays private")
-    if manifest is not None and getattr(manifest, "example", False):
-        notes.append(f"element checked against {manifest.describe()}; a real push checks the live manifest")
-    if bundle and Path(bundle).is_dir():
-        notes.append(_size_note(bundle, manifest.get_element(element) if manifest is not None else None))
-    missing = s.missing(*required_settings(deploy, commit))
-    return Plan(steps, commitment, repo, name, element, missing, notes)

@@ -39,7 +39,7 @@ LIST_NAMES: tuple[ListName, ...] = ("compliance", "inactive", "blacklist")
 #: block the kit cannot compare (ledger); clear: not on it; unknown: the list could not be read.
 Status = Literal["listed", "maybe", "clear", "unknown"]
 
-_NEW_COMMIT = ("push a new revision and commit it (`tvkit push --model-path DIR --element-id {element}`): the new "
+_NEW_COMMIT = ("push a new revision and commit it (`tvkit push --bundle DIR --element {element}`): the new "
                "commit block is a new (hotkey, element, block) tuple")
 REASONS: dict[str, tuple[str, str]] = {
     "FAIL_LATENCY": ("the public compliance checker measured a p95 latency per frame above the element's threshold "
@@ -253,7 +253,7 @@ class StandingReport:
                     lines.append(f"  {'':<10} what clears it: {f.clears}")
         for c in self.unscoped:
             lines.append(f"\n(no element_id) {c.model}@{(c.revision or '?')[:12]}: no element's registry reads a "
-                         "commitment without element_id; commit again with --element-id")
+                         "commitment without element_id; commit again with --element")
         return "\n".join(lines)
 
 

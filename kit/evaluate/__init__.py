@@ -451,6 +451,38 @@ def _element_score(e: Element, side: dict[str, Any], idx: list[int], kp: dict[in
 
 # --- the evaluation -----------------------------------------------------------------------------
 
+def _gate_reason(answer: Any, chosen: list[Element], n_listed: int, min_frames_required: int, n_total: int,
+                 needs_kp: bool) -> str:
+    """Why the answer scores 0 for every element ("" when it passes): the answer gate, or an answer
+    on which the validator's own parser raises (it then writes no score)."""
+    reason = answer_gate(answer, n_listed, min_frames_required, n_total)
+    if not reason:
+        raised = next((r for r in (validator_raises(answer, e.objects, needs_kp) for e in chosen) if r), "")
+        reason = f"the validator raises on this answer and writes no score: {raised}" if raised else ""
+    return reason
+
+
+def _sides_and_keypoints(answer: Any, video: str | os.PathLike, chosen: list[Element], refs: dict[str, Any],
+                         needs_kp: bool, template: np.ndarray | None, threads: int
+                         ) -> tuple[dict[str, dict[str, Any]], dict[int, KeypointScore]]:
+    """Each element's object side (boxes matched against its reference frames) on a second thread,
+    while this one scores the keypoints of every answered frame (read the same whatever the
+    element's objects)."""
+    answered = {e.id: read_frames(answer, e.objects) for e in chosen}
+
+    def object_side() -> dict[str, dict[str, Any]]:
+        return {e.id: _object_side(e, answered[e.id], refs[e.id]) for e in chosen}
+
+    kp: dict[int, KeypointScore] = {}
+    with ThreadPoolExecutor(max_workers=1) as side_pool, _opencv_threads(1 if threads > 1 else None):
+        side_future = side_pool.submit(object_side)
+        if needs_kp:
+            kp_in = {fid: fr.keypoints for fid, fr in read_frames(answer, None).items()}
+            kp, _, _, _ = score_keypoint_frames(video, kp_in, template, threads)
+        sides = side_future.result()
+    return sides, kp
+
+
 def evaluate(answer: Any, ground_truth: GroundTruth | str | os.PathLike, video: str | os.PathLike,
              manifest: Manifest | str | os.PathLike | None = None, elements: list[str] | None = None, *,
              mode: Mode = "full", seed: int | None = 0, latency_ms: float | None = None,
@@ -489,11 +521,8 @@ def evaluate(answer: Any, ground_truth: GroundTruth | str | os.PathLike, video: 
         info = reader.info()
     n_total, w, h = info.n_frames, info.width, info.height
     n_listed = frame_count(answer)
-    reason = answer_gate(answer, n_listed, min_frames_required, n_total)
     needs_kp = any((e.category, p) in KEYPOINT_PILLARS for e in chosen for p in e.pillars)
-    if not reason:
-        raised = next((r for r in (validator_raises(answer, e.objects, needs_kp) for e in chosen) if r), "")
-        reason = f"the validator raises on this answer and writes no score: {raised}" if raised else ""
+    reason = _gate_reason(answer, chosen, n_listed, min_frames_required, n_total, needs_kp)
     gt_ids = sorted(gt.by_frame())
     scored = gt_ids if mode == "full" else _pick_window(gt_ids, seed)
     ev = Evaluation(man, {}, 0.0, mode, seed if mode == "validator" else None, not reason, reason, n_total,
@@ -502,19 +531,8 @@ def evaluate(answer: Any, ground_truth: GroundTruth | str | os.PathLike, video: 
         ev.elements = {e.id: _zero_element(e) for e in chosen}
         return ev
 
-    answered = {e.id: read_frames(answer, e.objects) for e in chosen}
     refs = {e.id: reference_frames(gt, e.objects, gt_ids, n_total, (w, h)) for e in chosen}
-
-    def object_side() -> dict[str, dict[str, Any]]:
-        return {e.id: _object_side(e, answered[e.id], refs[e.id]) for e in chosen}
-
-    kp: dict[int, KeypointScore] = {}
-    with ThreadPoolExecutor(max_workers=1) as side_pool, _opencv_threads(1 if threads > 1 else None):
-        side_future = side_pool.submit(object_side)
-        if needs_kp:  # the keypoints are read the same whatever the element's objects
-            kp_in = {fid: fr.keypoints for fid, fr in read_frames(answer, None).items()}
-            kp, _, _, _ = score_keypoint_frames(video, kp_in, template, threads)
-        sides = side_future.result()
+    sides, kp = _sides_and_keypoints(answer, video, chosen, refs, needs_kp, template, threads)
     kp_mean = float(sum(k.score for k in kp.values()) / len(kp)) if kp else (0.0 if needs_kp else None)
 
     position = {fid: i for i, fid in enumerate(gt_ids)}

@@ -151,10 +151,9 @@ def line_masks(frame_bgr: np.ndarray, keypoints, template: np.ndarray | None = N
     return {"expected": lines > 0, "seen": _seen_lines(seen_edges(frame_bgr), ground) > 0, "ground": ground > 0}
 
 
-def _score(keypoints, W: int, H: int, edges: EdgesArg, template: np.ndarray | None) -> KeypointScore:
-    # 1. the frame and exactly 32 points
-    if edges is None:
-        return _zero("no_frame", "the video has no frame with this id")
+def _visible_points(keypoints, W: int, H: int) -> tuple[np.ndarray, np.ndarray] | KeypointScore:
+    """Rules 1-2: exactly 32 pairs of numbers; out-of-frame points become (0, 0); visible = not (0, 0).
+    The points and the visible mask, or the zero score of a wrong count."""
     if not isinstance(keypoints, (list, tuple, np.ndarray)) or len(keypoints) != N_KEYPOINTS:
         n = len(keypoints) if hasattr(keypoints, "__len__") else "no"
         return _zero("keypoint_count", f"{n} keypoints instead of {N_KEYPOINTS}")
@@ -163,34 +162,15 @@ def _score(keypoints, W: int, H: int, edges: EdgesArg, template: np.ndarray | No
     if bad is not None:  # upstream compares x < 0 on the value as sent: a string or None raises, the frame is 0
         raise TypeError(f"keypoint {list(bad)!r} is not a pair of numbers")
     pts = np.array(pairs, dtype=np.float64)
-
-    # 2. out-of-frame points become (0, 0); visible = not (0, 0)
     zero = (pts[:, 0] == 0) & (pts[:, 1] == 0)
     outside = ~zero & ((pts[:, 0] < 0) | (pts[:, 1] < 0) | (pts[:, 0] >= W) | (pts[:, 1] >= H))
     pts[outside] = 0.0
-    visible = ~(zero | outside)
-    ids = {i + 1 for i in np.flatnonzero(visible)}
-    n_vis = len(ids)
+    return pts, ~(zero | outside)
 
-    # 3. at least 4 visible points for a homography (upstream raises, the frame scores 0)
-    if n_vis < 4:
-        return _zero("too_few_points", f"{n_vis} visible keypoints, at least 4 are needed", n_vis)
 
-    # 4. homography over the visible points, template warped onto the frame
-    Hm = _homography(pts, visible)
-    if Hm is None:
-        return _zero("no_homography", "OpenCV found no homography for these points", n_vis)
-
-    # 5. twist: the projected pitch corners must not fold over
-    corners = KEYPOINTS[[i - 1 for i in TWIST_CORNERS]].astype(np.float32)[None, :, :]
-    c = cv2.perspectiveTransform(corners, Hm)[0]
-    if is_bowtie(c):
-        return _zero("twisted", "the projected pitch is twisted (opposite sides of the corner quadrilateral cross)",
-                     n_vis)
-
-    ground, lines = _warp_masks(Hm, W, H, template)
-
-    # 6. sanity of the projected ground and lines
+def _projection_zero(ground: np.ndarray, lines: np.ndarray, W: int, H: int, n_vis: int) -> KeypointScore | None:
+    """Rules 6 and 8 on the warped template: the projected ground and lines must be sane and the expected
+    lines span enough of the frame. The zero score of the first rule broken, else None."""
     n_ground = cv2.countNonZero(ground)
     if n_ground == 0:
         return _zero("ground_empty", "the projected pitch does not reach the frame", n_vis)
@@ -209,12 +189,46 @@ def _score(keypoints, W: int, H: int, edges: EdgesArg, template: np.ndarray | No
         if min(cw, ch) / max(cw, ch) >= 1:
             return _zero("wide_line", f"a projected line blob has a square {cw} x {ch} bounding box (a line "
                          "seen too wide)", n_vis)
-
     # 8. the expected lines must span enough of the frame ((max - min) on each axis)
     _, _, lw, lh = cv2.boundingRect(lines)
     span = (lw - 1) * (lh - 1) / float(W * H)
     if span < 0.2:
         return _zero("lines_too_small", f"the expected lines span {span:.0%} of the frame (minimum 20%)", n_vis)
+    return None
+
+
+def _score(keypoints, W: int, H: int, edges: EdgesArg, template: np.ndarray | None) -> KeypointScore:
+    # 1-2. the frame, exactly 32 points, the visible ones
+    if edges is None:
+        return _zero("no_frame", "the video has no frame with this id")
+    got = _visible_points(keypoints, W, H)
+    if isinstance(got, KeypointScore):
+        return got
+    pts, visible = got
+    n_vis = int(np.count_nonzero(visible))
+
+    # 3. at least 4 visible points for a homography (upstream raises, the frame scores 0)
+    if n_vis < 4:
+        return _zero("too_few_points", f"{n_vis} visible keypoints, at least 4 are needed", n_vis)
+
+    # 4. homography over the visible points, template warped onto the frame
+    Hm = _homography(pts, visible)
+    if Hm is None:
+        return _zero("no_homography", "OpenCV found no homography for these points", n_vis)
+
+    # 5. twist: the projected pitch corners must not fold over
+    corners = KEYPOINTS[[i - 1 for i in TWIST_CORNERS]].astype(np.float32)[None, :, :]
+    c = cv2.perspectiveTransform(corners, Hm)[0]
+    if is_bowtie(c):
+        return _zero("twisted", "the projected pitch is twisted (opposite sides of the corner quadrilateral cross)",
+                     n_vis)
+
+    # 6 and 8. sanity of the projected ground and lines, and their span
+    ground, lines = _warp_masks(Hm, W, H, template)
+    zeroed = _projection_zero(ground, lines, W, H, n_vis)
+    if zeroed is not None:
+        return zeroed
+    n_lines = cv2.countNonZero(lines)
 
     # 9. visible points must not spread absurdly
     vx, vy = pts[visible, 0], pts[visible, 1]

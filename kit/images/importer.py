@@ -169,57 +169,14 @@ def import_images(src: str | os.PathLike, out_dir: str | os.PathLike, objects: l
     cmap = match_names(names, objects, mapping, drop, where=str(src))
     _check_stems(images, split)
     before = Counter(o.name for li in images for o in li.objects)
-    notes = []
-    wh = None
-    if size == "auto":
-        ex = read_export_notes(root)
-        wh = restore_size(ex)
-        if wh:
-            notes.append(f"the exporter stretched every image to {ex.resize[0]}x{ex.resize[1]} ({ex.readme.name}); "
-                         f"restored to 16:9 at {wh[0]}x{wh[1]}")
-    elif isinstance(size, tuple):
-        wh = size
+    notes: list[str] = []
+    wh = _target_size(size, root, notes)
     groups = scene_groups(root, images)
-    if split == "keep":
-        assign = {li.image: li.split or "train" for li in images}
-    elif split == "group":
-        sizes = Counter(groups.values())
-        by_group = split_by_group(dict(sizes), val_fraction, test_fraction, seed, test_groups)
-        assign = {li.image: by_group[groups[li.image]] for li in images}
-    else:
-        raise KitError(f"split {split!r}: expected 'group' or 'keep'")
-    after = {s: Counter() for s in SPLITS}
-    n_img, n_neg = Counter(), Counter()
-    grp: dict[str, set[str]] = {s: set() for s in SPLITS}
-    dropped = Counter()
+    assign = _assign_splits(images, groups, split, val_fraction, test_fraction, seed, test_groups)
     out_dir = Path(out_dir)
     with staged_dir(out_dir) as tmp:
-        for li in tqdm(images, desc="import", unit="img", disable=not progress):
-            s = assign[li.image]
-            (tmp / "images" / s).mkdir(parents=True, exist_ok=True)
-            (tmp / "labels" / s).mkdir(parents=True, exist_ok=True)
-            rows = []
-            for o in li.objects:
-                target = cmap[o.name]
-                if target is None:
-                    dropped[o.name] += 1
-                    continue
-                x1, y1, x2, y2 = o.box
-                x1, x2 = max(0.0, min(x1, x2)), min(float(li.width), max(x1, x2))
-                y1, y2 = max(0.0, min(y1, y2)), min(float(li.height), max(y1, y2))
-                if x2 - x1 < 1 or y2 - y1 < 1:
-                    dropped[f"{o.name} (empty after clipping)"] += 1
-                    continue
-                cx, cy = (x1 + x2) / 2 / li.width, (y1 + y2) / 2 / li.height
-                rows.append(f"{objects.index(target)} {cx:.6f} {cy:.6f} {(x2 - x1) / li.width:.6f} "
-                            f"{(y2 - y1) / li.height:.6f}")
-                after[s][target] += 1
-            stem = li.image.stem
-            _write(li.image, tmp / "images" / s / f"{stem}.jpg", wh, quality)
-            (tmp / "labels" / s / f"{stem}.txt").write_text("\n".join(rows) + ("\n" if rows else ""))
-            n_img[s] += 1
-            n_neg[s] += not rows
-            grp[s].add(groups[li.image])
+        after, n_img, n_neg, grp, dropped = _write_photos(tmp, images, assign, groups, cmap, objects, wh, quality,
+                                                          progress)
         used = [s for s in SPLITS if n_img[s]]
         missing = [o for o in objects if not sum(after[s][o] for s in SPLITS)]
         if missing:
@@ -233,6 +190,77 @@ def import_images(src: str | os.PathLike, out_dir: str | os.PathLike, objects: l
                        {s: dict(after[s]) for s in used}, {s: n_img[s] for s in used}, {s: n_neg[s] for s in used},
                        {s: sorted(grp[s]) for s in used}, dict(dropped), wh, notes, fmt,
                        [s for s in cmap if name_key(s) in user])
+
+
+def _write_photos(tmp: Path, images: list[LabelledImage], assign: dict[Path, str], groups: dict[Path, str],
+                  cmap: dict[str, str | None], objects: list[str], wh: tuple[int, int] | None, quality: int,
+                  progress: bool) -> tuple[dict[str, Counter], Counter, Counter, dict[str, set[str]], Counter]:
+    """Every photo (as JPEG) and its label rows into the staged dataset; per split: the boxes kept by
+    object, the photos, the photos without a box, the scenes; and the boxes dropped, by class."""
+    after = {s: Counter() for s in SPLITS}
+    n_img, n_neg = Counter(), Counter()
+    grp: dict[str, set[str]] = {s: set() for s in SPLITS}
+    dropped = Counter()
+    for li in tqdm(images, desc="import", unit="img", disable=not progress):
+        s = assign[li.image]
+        (tmp / "images" / s).mkdir(parents=True, exist_ok=True)
+        (tmp / "labels" / s).mkdir(parents=True, exist_ok=True)
+        rows = _yolo_rows(li, cmap, objects, dropped, after[s])
+        stem = li.image.stem
+        _write(li.image, tmp / "images" / s / f"{stem}.jpg", wh, quality)
+        (tmp / "labels" / s / f"{stem}.txt").write_text("\n".join(rows) + ("\n" if rows else ""))
+        n_img[s] += 1
+        n_neg[s] += not rows
+        grp[s].add(groups[li.image])
+    return after, n_img, n_neg, grp, dropped
+
+
+def _target_size(size: str | tuple[int, int] | None, root: Path, notes: list[str]) -> tuple[int, int] | None:
+    """The size to write the photos at: "auto" restores an export stretched to a square (noted), a
+    (W, H) is taken as it is, None keeps each photo's own size."""
+    if size == "auto":
+        ex = read_export_notes(root)
+        wh = restore_size(ex)
+        if wh:
+            notes.append(f"the exporter stretched every image to {ex.resize[0]}x{ex.resize[1]} ({ex.readme.name}); "
+                         f"restored to 16:9 at {wh[0]}x{wh[1]}")
+        return wh
+    return size if isinstance(size, tuple) else None
+
+
+def _assign_splits(images: list[LabelledImage], groups: dict[Path, str], split: str, val_fraction: float,
+                   test_fraction: float, seed: int, test_groups: Iterable[str]) -> dict[Path, str]:
+    """Each photo's split: its source's own ("keep"), or its whole scene's, drawn with `seed` ("group")."""
+    if split == "keep":
+        return {li.image: li.split or "train" for li in images}
+    if split == "group":
+        sizes = Counter(groups.values())
+        by_group = split_by_group(dict(sizes), val_fraction, test_fraction, seed, test_groups)
+        return {li.image: by_group[groups[li.image]] for li in images}
+    raise KitError(f"split {split!r}: expected 'group' or 'keep'")
+
+
+def _yolo_rows(li: LabelledImage, cmap: dict[str, str | None], objects: list[str], dropped: Counter,
+               after: Counter) -> list[str]:
+    """One photo's YOLO label rows on the element's objects: boxes clipped to the photo, a dropped class
+    or a box empty after clipping counted in `dropped`, the kept ones in `after`."""
+    rows = []
+    for o in li.objects:
+        target = cmap[o.name]
+        if target is None:
+            dropped[o.name] += 1
+            continue
+        x1, y1, x2, y2 = o.box
+        x1, x2 = max(0.0, min(x1, x2)), min(float(li.width), max(x1, x2))
+        y1, y2 = max(0.0, min(y1, y2)), min(float(li.height), max(y1, y2))
+        if x2 - x1 < 1 or y2 - y1 < 1:
+            dropped[f"{o.name} (empty after clipping)"] += 1
+            continue
+        cx, cy = (x1 + x2) / 2 / li.width, (y1 + y2) / 2 / li.height
+        rows.append(f"{objects.index(target)} {cx:.6f} {cy:.6f} {(x2 - x1) / li.width:.6f} "
+                    f"{(y2 - y1) / li.height:.6f}")
+        after[target] += 1
+    return rows
 
 
 def _check_stems(images: list[LabelledImage], split: str) -> None:
