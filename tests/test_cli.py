@@ -132,3 +132,46 @@ def test_help_lists_commands():
     r = tvkit("--help")
     for cmd in ("doctor", "template", "validate", "run", "runs"):
         assert cmd in r.stdout
+
+
+def test_help_ends_with_numbered_examples():
+    r = tvkit("-h")
+    tail = r.stdout.split("examples:", 1)[1]
+    assert r.returncode == 0 and "  1. tvkit doctor" in tail and " 12. " in tail
+
+
+def test_unknown_command_and_option_get_a_did_you_mean():
+    r = tvkit("evalute")
+    assert r.returncode == 2 and "invalid choice: 'evalute'" in r.stderr and "did you mean evaluate?" in r.stderr
+    r = tvkit("synth", "--frmaes", "3")
+    assert r.returncode == 2 and "did you mean --frames?" in r.stderr
+
+
+def test_old_names_are_hidden_aliases_that_say_the_new_one(tmp_path):
+    ans = write_answer(tmp_path / "a.json")
+    r = tvkit("validate", "--predictions", str(ans), "--n-frames", "3", "--width", "960", "--height", "540")
+    assert r.returncode == 0 and "OK against 3 frames" in r.stdout
+    assert "--predictions is now --answer" in r.stderr
+    assert "--predictions" not in tvkit("validate", "-h").stdout and "--answer" in tvkit("validate", "-h").stdout
+    r = tvkit("dataset", "build", "--clips", str(tmp_path / "none"), "--out", str(tmp_path / "ds"))
+    assert "--clips is now --clips-dir" in r.stderr and r.returncode == 2  # then the folder is checked
+
+
+def test_command_defaults_come_from_the_table():
+    from kit.cli import build_parser
+    from kit.defaults import default
+
+    args = build_parser().parse_args(["synth"])
+    assert (args.clips, args.frames, args.width, args.height) == tuple(
+        default(k) for k in ("clips", "frames", "width", "height"))
+    args = build_parser().parse_args(["dataset", "build", "--clips-dir", "c", "--out", "o"])
+    assert (args.stride, args.teams) == (default("stride"), default("teams"))
+
+
+def test_unknown_profile_and_parameter_get_a_did_you_mean():
+    r = tvkit("run", "--profile", "smok", "--only", "00")
+    assert r.returncode == 2 and "did you mean smoke?" in r.stderr
+    r = tvkit("run", "--only", "00", "-p", "deploy_check=true")
+    assert r.returncode == 2 and "did you mean deploy_checks?" in r.stderr
+    r = tvkit("run", "--only", "0")
+    assert r.returncode == 2 and "no such notebook" in r.stderr and "did you mean" in r.stderr

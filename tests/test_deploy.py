@@ -63,7 +63,7 @@ def env(tmp_path, hub, chutes, hotkey):
 
 
 def push_args(bundle, *extra):
-    return ("push", "--model-path", str(bundle), "--element-id", ELEMENT, "--manifest", "example", *extra)
+    return ("push", "--bundle", str(bundle), "--element", ELEMENT, "--manifest", "example", *extra)
 
 
 # --- the whole journey, --no-commit, then every operate command ----------------------------------
@@ -150,7 +150,7 @@ def test_push_no_commit_keeps_the_repo_private_then_operate(env, hub, chutes, bu
 def test_push_plan_json_lists_the_steps_in_order_and_the_exact_commitment(env, hub, chutes, hotkey):
     from kit.deploy.push import PUSH_STEPS
 
-    r = tvkit(env, "push", "--plan", "--json", "--element-id", ELEMENT)
+    r = tvkit(env, "push", "--plan", "--json", "--element", ELEMENT)
     assert r.returncode == 0, r.stderr
     plan = json.loads(r.stdout)
     assert [st["name"] for st in plan["steps"]] == list(PUSH_STEPS)
@@ -163,22 +163,22 @@ def test_push_plan_json_lists_the_steps_in_order_and_the_exact_commitment(env, h
     assert hub.requests == [] and chutes.requests == []  # touches nothing
     # without credentials: the same steps, placeholders, and what is missing
     bare = {**env, **{k: "" for k in CREDENTIAL_VARS}}
-    r = tvkit(bare, "push", "--plan", "--json", "--element-id", ELEMENT, "--no-commit")
+    r = tvkit(bare, "push", "--plan", "--json", "--element", ELEMENT, "--no-commit")
     plan = json.loads(r.stdout)
     assert r.returncode == 0 and [st["name"] for st in plan["steps"]] == list(PUSH_STEPS[:-2])
     assert plan["commitment"]["model"] == "<HF_USER>/ScoreVision" and plan["commitment"]["element_id"] == ELEMENT
-    r = tvkit(bare, "push", "--plan", "--element-id", ELEMENT, "--no-commit")
+    r = tvkit(bare, "push", "--plan", "--element", ELEMENT, "--no-commit")
     assert "missing to run it for real: HF_USER, HF_TOKEN, CHUTES_API_KEY, CHUTES_USERNAME, CHUTES_HF_TOKEN" in r.stdout
 
 
 # --- which element ---------------------------------------------------------------------------------
 
 def test_push_without_element_and_without_a_terminal_lists_the_choices(env, hub, bundle):
-    r = tvkit(env, "push", "--model-path", str(bundle), "--manifest", "example")
-    assert r.returncode == 2 and "--element-id" in r.stderr
+    r = tvkit(env, "push", "--bundle", str(bundle), "--manifest", "example")
+    assert r.returncode == 2 and "--element" in r.stderr
     for eid in ("PlayerDetect_v1@1.0", "DetectBall_v1@1.0", "PitchCalib_v1@1.0"):
         assert eid in r.stderr
-    r = tvkit(env, *push_args(bundle)[:-4], "--element-id", "PlayerDetect_v1@1.1", "--manifest", "example")
+    r = tvkit(env, *push_args(bundle)[:-4], "--element", "PlayerDetect_v1@1.1", "--manifest", "example")
     assert r.returncode == 2 and "did you mean 'PlayerDetect_v1@1.0'" in r.stderr
     assert hub.requests == []
 
@@ -191,7 +191,7 @@ def test_push_asks_for_the_element_in_a_terminal(env, bundle, tmp_path):
 
     leader, follower = pty.openpty()
     bare = {**env, "HF_TOKEN": ""}  # stops right after the choice: the element was taken, then a credential lacks
-    proc = subprocess.Popen([TVKIT, "push", "--model-path", str(bundle), "--manifest", "example"], stdin=follower,
+    proc = subprocess.Popen([TVKIT, "push", "--bundle", str(bundle), "--manifest", "example"], stdin=follower,
                             stdout=subprocess.PIPE, stderr=follower, env=bare, cwd=tmp_path)
     os.close(follower)
     os.write(leader, b"9\n2\n")
@@ -239,7 +239,7 @@ def test_build_failure_stops_with_the_upload_kept_and_the_repo_private(env, hub,
     assert "stopped at step 'build'" in r.stderr and "Build failed" in r.stderr
     revision = hub.repos[REPO_ID]["branches"]["main"]
     assert f"done: checks, upload (revision {revision}), render" in r.stderr
-    assert "stays private" in r.stderr and f"next: `tvkit push --revision {revision} --element-id {ELEMENT}" in r.stderr
+    assert "stays private" in r.stderr and f"next: `tvkit push --revision {revision} --element {ELEMENT}" in r.stderr
     assert hub.repos[REPO_ID]["private"] is True and not chutes.seen("POST", "^/chutes/$")
     assert not chutes.seen("POST", "/secrets/")
     assert ledger(env)[-1]["status"] == "failed at build"
@@ -296,7 +296,7 @@ def test_push_of_a_revision_that_does_not_exist(env, hub, chutes, bundle):
     r = tvkit(env, *push_args(bundle, "--no-deploy"))
     assert r.returncode == 0, r.stderr
     assert "stays private" in r.stdout and hub.repos[REPO_ID]["private"] is True
-    r = tvkit(env, "push", "--revision", "deadbeefcafe", "--element-id", ELEMENT, "--manifest", "example",
+    r = tvkit(env, "push", "--revision", "deadbeefcafe", "--element", ELEMENT, "--manifest", "example",
               "--no-deploy")
     assert r.returncode == 2 and "has no revision 'deadbeefcafe'" in r.stderr and not chutes.requests
 
@@ -304,9 +304,9 @@ def test_push_of_a_revision_that_does_not_exist(env, hub, chutes, bundle):
 # --- no credentials: every command names what is missing and how to get it ---------------------
 
 @pytest.mark.parametrize("args,needs", [
-    (["push", "--model-path", "nowhere", "--element-id", ELEMENT, "--manifest", "example"],
+    (["push", "--bundle", "nowhere", "--element", ELEMENT, "--manifest", "example"],
      ["HF_USER", "HF_TOKEN", "CHUTES_API_KEY", "CHUTES_USERNAME", "CHUTES_HF_TOKEN", "BITTENSOR_WALLET_COLD"]),
-    (["push", "--revision", "abc1234", "--no-deploy", "--element-id", ELEMENT, "--manifest", "example"],
+    (["push", "--revision", "abc1234", "--no-deploy", "--element", ELEMENT, "--manifest", "example"],
      ["HF_TOKEN", "HF_USER"]),
     (["publish", "--yes"], ["HF_USER", "HF_TOKEN"]),
     (["chute-slug", "--revision", "abc1234"], ["CHUTES_API_KEY", "HF_USER"]),

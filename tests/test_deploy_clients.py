@@ -260,7 +260,7 @@ def test_resolve_element_checks_the_manifest_or_asks():
     assert asked == [m.ids]
     with pytest.raises(KitError) as e:
         resolve_element(None, m)
-    assert all(i in str(e.value) for i in m.ids) and "--element-id" in str(e.value)
+    assert all(i in str(e.value) for i in m.ids) and "--element ID" in str(e.value)
 
 
 # --- secrets, health, warmup, visibility, what a token may do ------------------------------------------

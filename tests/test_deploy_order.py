@@ -100,7 +100,7 @@ def test_a_failed_commit_leaves_the_repo_private_and_the_printed_command_finishe
     assert "done: checks, upload (revision" in msg and "secret, warmup, health" in msg
     assert f"the Hugging Face repo {REPO_ID} stays private" in msg
     revision = e.value.result.revision
-    assert f"next: `tvkit push --revision {revision} --element-id {ELEMENT}" in msg
+    assert f"next: `tvkit push --revision {revision} --element {ELEMENT}" in msg
     assert hub.repos[REPO_ID]["private"] is True and hub.visibility_log == [(REPO_ID, "private")]
     assert not chain.commits
     assert all(q.json() == {"visibility": "private"} for q in hub.seen("PUT", "/settings$"))

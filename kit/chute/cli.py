@@ -140,7 +140,7 @@ def _cmd_dry_run(args: argparse.Namespace) -> int:
                     build_local(run.chute_file)
                 except KitError as e:
                     print(f"skipped chutes build --local: {e}", file=sys.stderr)
-            clips = ClipServer(args.clips).start() if args.clips else None
+            clips = ClipServer(args.clips_dir).start() if args.clips_dir else None
             try:
                 if clips:
                     print(f"clips: http://127.0.0.1:{clips.port}/  (serving {clips.folder})")
@@ -187,7 +187,7 @@ def _cmd_test_chute(args: argparse.Namespace) -> int:
     modes = ("video", "frames") if args.mode == "both" else (args.mode,)
     with tempfile.TemporaryDirectory(prefix="tvkit-test-") as tmp:
         video, truth = (Path(args.video), Path(args.truth) if args.truth else None) if args.video \
-            else _synthetic_clip(tmp, args.frames)
+            else _synthetic_clip(tmp, args.clip_frames)
 
         def run_all(url: str, key=None) -> list:
             return [rehearse(url, video, truth, api_key=key, clip_url=args.clip_url, seed=args.seed, mode=m,
@@ -226,6 +226,7 @@ def _cmd_ping(args: argparse.Namespace) -> int:
 
 
 def add_chute_commands(sub) -> None:
+    from ..cli_args import add_clips_dir_arg, add_default, add_renamed
     from .rehearse import CHALLENGE_MODES
 
     c = sub.add_parser("chute", help="the validator's chute template: verify a chute file or a deployed chute")
@@ -250,7 +251,7 @@ def add_chute_commands(sub) -> None:
                                        "until Ctrl-C")
     d.add_argument("--bundle", help="the bundle folder (default: package the reference model)")
     d.add_argument("--port", type=int, default=8000, help="chute port (default 8000)")
-    d.add_argument("--clips", help="also serve this folder of clips over HTTP, for challenges")
+    add_clips_dir_arg(d, "also serve this folder of clips over HTTP, for challenges")
     d.add_argument("--template", help="the validator's turbovision_chute.py.j2 or a turbovision checkout")
     d.add_argument("--docker", action="store_true", help="also run `chutes build --local` (needs docker)")
     d.add_argument("--element", help="an image (Detect) element: send its photos as image challenges (image_url "
@@ -258,8 +259,7 @@ def add_chute_commands(sub) -> None:
     d.add_argument("--manifest", help="with --element: a manifest file or 'live' (default: the kit's example)")
     d.add_argument("--images", help="with an image --element: a photo or folder of photos (default: the element's "
                                     "test photos from ../shared/data/detect)")
-    d.add_argument("--max-images", type=int, default=3, help="with an image --element: photos to send (default 3, "
-                                                             "two challenges each)")
+    add_default(d, "max_images", help="with an image --element: photos to send (two challenges each)")
     d.add_argument("--json", action="store_true", help="with an image --element: print the verdict as JSON")
     d.set_defaults(func=_cmd_dry_run)
 
@@ -277,8 +277,9 @@ def add_chute_commands(sub) -> None:
     t.add_argument("--element", help="the element whose objects the answer's cls_ids index (default: the kit's "
                                      "example manifest)")
     t.add_argument("--clip-url", help="where a remote chute can download --video (a local server otherwise)")
-    t.add_argument("--frames", type=int, default=100, help="frames of the default synthetic clip (default 100)")
-    t.add_argument("--frames-in-body", type=int, default=32, help="frames mode: how many frames (default 32)")
+    add_default(t, "clip_frames", help="frames of the default synthetic clip")
+    add_renamed(t, "--frames", "--clip-frames", "clip_frames", type=int)
+    add_default(t, "frames_in_body", help="frames mode: how many frames")
     t.add_argument("--frame-urls", action="store_true", help="frames mode: also send each frame's url")
     t.add_argument("--seed", type=int, help="meta.seed of the challenge")
     t.add_argument("--json", action="store_true")

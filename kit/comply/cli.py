@@ -1,7 +1,8 @@
 """`tvkit comply`: the validator's compliance loop on a bundle, before the upload.
 
 Usage:
-    tvkit comply --bundle DIR [--element ID] [--clips DIR | --images DIR] [--chute-answers DIR] [--python PATH] [--json]
+    tvkit comply --bundle DIR [--element ID] [--clips-dir DIR | --images DIR] [--chute-answers DIR]
+        [--python PATH] [--json]
 
 Exit status: 0 when the verdict is one of `--accept` (PASS by default), 1 for any other
 verdict, 2 for bad input (no bundle, unknown element, unreadable clips or answers).
@@ -24,9 +25,9 @@ def _cmd_comply(args: argparse.Namespace) -> int:
 
     if not Path(args.bundle).is_dir():
         raise KitError(f"{args.bundle}: no such bundle folder; `tvkit package --out DIR` writes one")
-    if args.images and args.clips:
-        raise KitError("--images and --clips both name challenge sources; pass one")
-    report = comply(args.bundle, element=args.element, clips=args.images or args.clips,
+    if args.images and args.clips_dir:
+        raise KitError("--images and --clips-dir both name challenge sources; pass one")
+    report = comply(args.bundle, element=args.element, clips=args.images or args.clips_dir,
                     chute_answers=args.chute_answers,
                     python=args.python, mode=args.mode, manifest=args.manifest, max_challenges=args.challenges,
                     frames_per_challenge=args.frames_per_challenge,
@@ -36,16 +37,19 @@ def _cmd_comply(args: argparse.Namespace) -> int:
 
 
 def add_comply_commands(sub) -> None:
+    from ..cli_args import add_clips_dir_arg
+
     p = sub.add_parser("comply", help="run a bundle through the validator's compliance loop (rules, sandbox, "
                                       "latency, parity)",
                        description="Repo rules, a sandboxed replay of up to 10 challenges, p95 latency and output "
                                    "parity with the chute, as the validator's compliance runner checks a top "
                                    "miner; one verdict in its words.")
     p.add_argument("--bundle", required=True, help="the bundle folder (`tvkit package` writes one)")
-    p.add_argument("--element", help="element id; its max_model_size_mb and latency_p95_ms apply "
-                                     "(default: 30 MiB and 100 ms)")
+    p.add_argument("--element", help="element id: the budgets come from the element, its max_model_size_mb "
+                                     "(the repo cap) and latency_p95_ms (+ 10 ms); with none, the validator's "
+                                     "fallbacks (30 MiB, 100 ms)")
     p.add_argument("--manifest", help="manifest for --element (default: the kit's example; 'live', a file or URL)")
-    p.add_argument("--clips", help="folder (or video/image) to cut challenges from (default: a synthetic clip)")
+    add_clips_dir_arg(p, "folder (or video/image) to cut challenges from (default: a synthetic clip)")
     p.add_argument("--images", help="photo or folder of photos, one image challenge each (an image element's default: "
                                     "its test photos from ../shared/data/detect)")
     p.add_argument("--chute-answers", help="the chute's answers to the same challenges: a JSON file or a folder of "

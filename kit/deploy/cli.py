@@ -1,7 +1,7 @@
 """`tvkit push`, `publish`, `standing`, `chute-slug`, `chutes-list`, `warmup`, `chute-logs`, `delete-chute`
 (the chute lookup behind `ping-chute --revision` / `test-chute --revision` is `kit.deploy.ops.resolve_chute`).
 
-Usage: `tvkit push --model-path DIR --element-id PlayerDetect_v1@1.0 [--plan [--json]] [--no-commit]`
+Usage: `tvkit push --bundle DIR --element PlayerDetect_v1@1.0 [--plan [--json]] [--no-commit]`
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ def _load_manifest_for(args: argparse.Namespace):
     try:
         return load_manifest(source)
     except KitError as e:
-        if args.element_id and not args.manifest:
+        if args.element and not args.manifest:
             print(f"warning: the element is not checked: {str(e).splitlines()[0]}", file=sys.stderr)
             return None
         raise
@@ -58,13 +58,13 @@ def _cmd_push(args: argparse.Namespace) -> int:
     s = settings()
     manifest = _load_manifest_for(args)
     if args.plan:
-        plan = plan_push(s, args.model_path, args.element_id, args.revision, deploy=not args.no_deploy,
+        plan = plan_push(s, args.bundle, args.element, args.revision, deploy=not args.no_deploy,
                          commit=not args.no_commit, manifest=manifest, template=args.template)
         print(json.dumps(plan.to_dict(), indent=2) if args.json else plan.format())
         return 0
     interactive = sys.stdin.isatty() and sys.stderr.isatty()
-    element = resolve_element(args.element_id, manifest, _prompt_element if interactive else None)
-    r = push(args.model_path, element, args.revision, deploy=not args.no_deploy, commit=not args.no_commit, s=s,
+    element = resolve_element(args.element, manifest, _prompt_element if interactive else None)
+    r = push(args.bundle, element, args.revision, deploy=not args.no_deploy, commit=not args.no_commit, s=s,
              manifest=manifest, template=args.template, warmup_seconds=args.warmup_seconds)
     if args.json:
         print(json.dumps(r.to_dict(), indent=2))
@@ -191,13 +191,13 @@ def _cmd_delete(args: argparse.Namespace) -> int:
 def add_deploy_commands(sub) -> None:
     from typing import get_args
 
+    from ..cli_args import add_bundle_arg, add_element_arg
     from .commitment import CommitmentSource
 
     p = sub.add_parser("push", help="ship as the subnet ships: checks, private HF repo, chute built, deployed, "
                                     "warmed, healthy, the commitment, then the repo public")
-    p.add_argument("--model-path", help="the bundle folder to check and upload")
-    p.add_argument("--element-id", help="the manifest element this model competes in (asked when omitted in a "
-                                        "terminal)")
+    add_bundle_arg(p, "the bundle folder to check and upload")
+    add_element_arg(p, "the manifest element this model competes in (asked when omitted in a terminal)")
     p.add_argument("--revision", help="ship this revision already on the Hub instead of uploading (the command a "
                                       "failed push prints resumes this way)")
     p.add_argument("--manifest", help="where the element is checked: example, live, a file or URL (default: live; "
