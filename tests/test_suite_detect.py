@@ -52,7 +52,13 @@ def test_tvkit_run_element_follows_an_image_element_through_every_notebook(tmp_p
     # the dry run must pass; compliance may wait on latency on a busy machine, but it gives a verdict
     assert metrics["04_chute_dry_run"]["dry_run_verdict"] == "PASS"
     assert metrics["04_chute_dry_run"]["comply_verdict"]
-    assert metrics["05_deploy"]["element_id"] == eid
+    assert metrics["05_deploy"]["element_id"] == eid and metrics["05_deploy"]["planned_steps"]
+    assert metrics["06_maintain"]["ledger_entries"] == 0 and metrics["06_maintain"]["test_ok"] is None
+    # 01 imported the element's objects only, by name; 02 timed the bundle per photo against the element's budget
+    assert set(metrics["01_data_prep"]["instances"]) == {"fire", "smoke", "fire extinguisher"}
+    from kit.images.journey import resolve_element
+
+    assert metrics["02_train"]["latency_budget_ms"] == resolve_element(eid).latency_p95_ms
     page = (run_dir / "summary.html").read_text()
     assert f"<td>{eid}/final</td>" in page and "<tr class=final><td>final</td>" in page
     assert "<h2>Per class (03_evaluate)</h2>" in page and "<td>fire extinguisher</td>" in page

@@ -29,6 +29,16 @@ def test_tvkit_run_smoke_runs_the_suite_wired_and_writes_no_secret(tmp_path):
     assert params["profile"] == "smoke" and params["parameters"]["deploy_checks"] is False
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["00_onboarding"]["essentials_ok"] is True
+    assert metrics["00_onboarding"]["element_kind"] == "clip"
+    # 01: two synthetic clips into both datasets, players not split by team (the real boxes' four classes)
+    data = metrics["01_data_prep"]
+    assert data["clips"] == 2 and data["teams"] is False and data["detect_train_images"] > 0
+    assert data["pose_train_images"] > 0 and set(data["instances"]) == {"detect", "pose"}
+    # 02: both models trained; under smoke the reference goes on, timed against the element's budget
+    train = metrics["02_train"]
+    assert train["bundle_source"] == "reference" and train["trained_bundle"] != train["bundle"]
+    assert set(train["train_seconds"]) == {"detect", "pose"} and train["latency"]["p95_ms"] > 0
+    assert train["latency"]["budget_ms"] == 200 and train["bundle_mb"] > 0
     # 03 scores the held-out clip that 01 made, not one of its own
     assert params["passed"]["03_evaluate"]["sources"]["video"] == "01_data_prep"
     assert metrics["03_evaluate"]["video"] == metrics["01_data_prep"]["video"]
@@ -42,7 +52,8 @@ def test_tvkit_run_smoke_runs_the_suite_wired_and_writes_no_secret(tmp_path):
     assert metrics["04_chute_dry_run"]["dry_run_verdict"] == "PASS"
     assert "dry run (04_chute_dry_run): PASS" in r.stdout
     # 05 plans the push of 02's bundle without credentials; 06 reads the (empty) ledger and draws it
-    assert metrics["05_deploy"]["plan_only"] is True
+    assert metrics["05_deploy"]["plan_only"] is True and metrics["05_deploy"]["planned_steps"]
+    assert metrics["05_deploy"]["test_ok"] is None  # nothing deployed, nothing tested
     assert params["passed"]["05_deploy"]["parameters"]["bundle"] == metrics["02_train"]["bundle"]
     assert metrics["06_maintain"]["ledger_entries"] == 0 and metrics["06_maintain"]["deleted"] == []
     executed = nbformat.read(run_dir / "00_onboarding.ipynb", as_version=4)

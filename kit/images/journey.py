@@ -7,9 +7,9 @@ truth, out_dir)` and `tuned = tune_thresholds(bundle, el, truth, out_dir)` (03),
 images)` / `comply_images(...)` (04), `size_check(bundle, el)` (05).
 
 Decisions (issues 22 and 26: one journey for any element, thin notebooks):
-- **One set of notebooks.** Notebooks 00-05 take `element` and `manifest`; the first code cell
-  calls `resolve_element` once, and a cell that differs by kind runs only for its kind
-  (`el.kind == "clip"` or `"image"`). `element = ""` is today's football journey
+- **One set of notebooks.** Notebooks 00-05 take `element` and `manifest`; `kit.journey` (one
+  object per notebook, one method per cell) calls `resolve_element` once and these steps for an
+  image element, the football ones for a clip element. `element = ""` is today's football journey
   (`DEFAULT_CLIP_ELEMENT` of the kit's example manifest), so `make run` and nbval are unchanged.
 - **The fallbacks live here, not in the notebooks**: no data given -> the shared labelled set
   for the element's objects (`kit.images.sources.default_source`); no bundle given -> the
