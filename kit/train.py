@@ -50,9 +50,11 @@ Decisions a reader should know about:
 from __future__ import annotations
 
 import csv
+import functools
 import json
 import os
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -190,7 +192,7 @@ def _check_data(data: str | os.PathLike, task: str) -> Path:
     if path.is_dir():
         path = path / "data.yaml"
     if not path.is_file():
-        raise KitError(f"{path}: no data.yaml there; build one with `tvkit dataset build --clips DIR --out DIR` "
+        raise KitError(f"{path}: no data.yaml there; build one with `tvkit dataset build --clips-dir DIR --out DIR` "
                        f"and pass OUT/{task}/data.yaml")
     info = yaml.safe_load(path.read_text()) or {}
     if task == "pose" and "kpt_shape" not in info:
@@ -333,6 +335,51 @@ def plot_curves(results_csv: str | os.PathLike, out: str | os.PathLike) -> Path 
     return out
 
 
+def _resume(run_dir: Path, task: str, data_path: Path, device: str, workers: int) -> tuple[Any, dict[str, Any]]:
+    """Continue the run at `run_dir` from its `weights/last.pt` with its own arguments; the model and the
+    params a run records. KitError when there is no last.pt or the run is finished."""
+    last = run_dir / "weights" / "last.pt"
+    if not last.is_file():
+        raise KitError(f"{last}: nothing to resume (no last.pt); start the run without --resume")
+    import torch
+    import yaml
+    from ultralytics import YOLO
+
+    ckpt = torch.load(str(last), map_location="cpu", weights_only=False)
+    if int(ckpt.get("epoch", -1)) < 0:  # ultralytics marks a finished run's last.pt with epoch -1
+        raise KitError(f"{run_dir}: the run is finished, nothing to resume; start a new run (another --name) "
+                       "from its weights with --detect-weights/--pose-weights")
+    del ckpt
+    model = YOLO(str(last), task=task)
+    # ultralytics' Model.train would otherwise fill in its demo dataset (a download) as `data`
+    run_args = yaml.safe_load((run_dir / "args.yaml").read_text()) if (run_dir / "args.yaml").is_file() else {}
+    try:
+        model.train(resume=True, data=run_args.get("data", str(data_path)), device=device, workers=workers)
+    except AssertionError as e:  # ultralytics: "... is finished, nothing to resume"
+        raise KitError(f"{run_dir}: cannot resume ({e}); the run is finished: start a new run (another "
+                       "--name) from its weights with --detect-weights/--pose-weights") from e
+    return model, {"resume": str(last)}
+
+
+def _in_a_run(fn: Callable[..., TrainResult]) -> Callable[..., TrainResult]:
+    """A training called from plain Python (a script, the reference's train_fire.py) becomes an MLflow
+    run of its own in the kit's store. Otherwise ultralytics' MLflow callback, finding no run and no
+    store, writes `mlflow.db` and `mlruns/` (checkpoints included) into the working folder. Under a
+    kit run (the CLI, a notebook's kernel, a Ray trial) the training logs into that run as before."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kw: Any) -> TrainResult:
+        from . import track
+
+        if track.active_run_id() or os.environ.get("MLFLOW_RUN_ID") or os.environ.get(track.PARENT_ENV):
+            return fn(*args, **kw)
+        with track.run("train", tags={"tvkit.kind": "train"}):
+            return fn(*args, **kw)
+
+    return wrapper
+
+
+@_in_a_run
 def train(task: str, data: str | os.PathLike, preset_name: str = "smoke", *, project: str | os.PathLike = "runs/train",
           name: str | None = None, weights: str | os.PathLike | None = None,
           init: str | os.PathLike | None = None, epochs: int | None = None,
@@ -355,29 +402,7 @@ def train(task: str, data: str | os.PathLike, preset_name: str = "smoke", *, pro
     _patch_font()
     started = time.perf_counter()
     if resume:
-        last = run_dir / "weights" / "last.pt"
-        if not last.is_file():
-            raise KitError(f"{last}: nothing to resume (no last.pt); start the run without --resume")
-        import torch
-        from ultralytics import YOLO
-
-        ckpt = torch.load(str(last), map_location="cpu", weights_only=False)
-        if int(ckpt.get("epoch", -1)) < 0:  # ultralytics marks a finished run's last.pt with epoch -1
-            raise KitError(f"{run_dir}: the run is finished, nothing to resume; start a new run (another --name) "
-                           "from its weights with --detect-weights/--pose-weights")
-        del ckpt
-        model = YOLO(str(last), task=task)
-        start = str(last)
-        import yaml
-
-        # ultralytics' Model.train would otherwise fill in its demo dataset (a download) as `data`
-        run_args = yaml.safe_load((run_dir / "args.yaml").read_text()) if (run_dir / "args.yaml").is_file() else {}
-        try:
-            model.train(resume=True, data=run_args.get("data", str(data_path)), device=device, workers=p.workers)
-        except AssertionError as e:  # ultralytics: "... is finished, nothing to resume"
-            raise KitError(f"{run_dir}: cannot resume ({e}); the run is finished: start a new run (another "
-                           "--name) from its weights with --detect-weights/--pose-weights") from e
-        params = {"resume": str(last)}
+        model, params = _resume(run_dir, task, data_path, device, p.workers)
     else:
         if weights and init:
             raise KitError("give either weights (a .pt of this task to continue from) or init (any checkpoint), "

@@ -144,3 +144,98 @@ def test_sweep_of_two_parameter_sets_makes_two_runs_and_a_comparison(tmp_path):
     assert os.path.getsize(cmp["plot"]) > 10_000
     r = subprocess.run([TVKIT, "runs", "list"], capture_output=True, text=True, env=env, timeout=120)
     assert f"score {float(rows[0]['final']):.4f}" in r.stdout
+
+
+# --- a training search on Ray Tune (kit.search), and `tvkit tune`'s model pass as Ray tasks -----------------
+
+FIRE = Path(__file__).resolve().parents[2] / "shared" / "data" / "detect" / "fire-smoke"
+
+
+def _fire_handful(tmp_path: Path) -> Path:
+    """8 train and 4 val photos of the shared fire-smoke set, imported onto the fire element."""
+    import shutil
+
+    from kit.images.importer import import_images
+    from kit.manifest import example_manifest
+
+    if not (FIRE / "data.yaml").is_file():
+        pytest.fail(f"{FIRE} missing: the search test trains on the shared fire-smoke photos")
+    src = tmp_path / "src"
+    for split, n in (("train", 8), ("valid", 4)):
+        for img in sorted((FIRE / split / "images").glob("*.jpg"))[:n]:
+            for sub, f in (("images", img), ("labels", FIRE / split / "labels" / f"{img.stem}.txt")):
+                (src / split / sub).mkdir(parents=True, exist_ok=True)
+                shutil.copy(f, src / split / sub / f.name)
+    (src / "data.yaml").write_text("train: train/images\nval: valid/images\nnc: 3\n"
+                                   "names: ['Fire', 'default', 'smoke']\n")
+    el = example_manifest().element("kit-example/Detect-fire")
+    return import_images(src, tmp_path / "ds", list(el.objects), drop=["default"], split="keep",
+                         progress=False).data_yaml
+
+
+@pytest.mark.slow
+def test_a_training_search_on_ray_tune_scores_trials_exactly_and_lands_in_mlflow(tmp_path, monkeypatch):
+    """Three trials on a local Ray with 2 CPUs (Optuna proposing, the second trial's learning rate
+    negative on purpose): the failed trial is reported with its error, the others are scored by the
+    element's exact score and read back from MLflow, nested under the search, the best tagged."""
+    import mlflow
+    import ray
+
+    from kit.bundle import package
+    from kit.search import score_model, search
+    from kit.tune import tune_bundle
+
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    monkeypatch.setenv("TVKIT_RUNS_DIR", str(tmp_path / "runs"))
+    data = _fire_handful(tmp_path)
+    bundle = package(tmp_path / "fire", element="kit-example/Detect-fire", run_self_test=False)   # reference model
+    here = tune_bundle(bundle, data=data, split="train", holdout="val", min_images=4, log=None)
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    try:
+        # `tvkit tune`'s model pass in two chunks as Ray tasks: the same candidates, the same figures
+        chunked = tune_bundle(bundle, data=data, split="train", holdout="val", min_images=4, log=None, workers=2)
+        log: list[str] = []
+        r = search("kit-example/Detect-fire", data, trials=3, epochs=1, space=["imgsz=64", "lr0=0.001:0.01"],
+                   points=[{"lr0": 0.002}, {"lr0": -0.01}], out=tmp_path / "search", name="s", log=log.append,
+                   from_scratch=True, batch=4)
+    finally:
+        ray.shutdown()
+    timed = ("model_seconds", "sweep_seconds")
+    assert here.n == chunked.n == 8 and here.n_holdout == chunked.n_holdout == 4
+    assert ({k: v for k, v in chunked.to_dict()["metrics"].items() if k not in timed}
+            == {k: v for k, v in here.to_dict()["metrics"].items() if k not in timed})
+    assert chunked.chosen == here.chosen and chunked.sweep.curves == here.sweep.curves
+    assert any(line.startswith("ray: the running Ray, 2 CPUs") for line in log), log
+    assert [t.config["lr0"] for t in r.trials[:2]] == [0.002, -0.01]
+    assert sorted(t.status for t in r.trials) == ["failed", "ok", "ok"]
+    (bad,) = r.failed
+    assert bad.config["lr0"] == -0.01 and "'lr0=-0.01' is an invalid value" in bad.error
+    ok = [t for t in r.trials if t.status == "ok"]
+    assert all(t.config["optimizer"] == "AdamW" and t.config["imgsz"] == 64 and t.epochs == 1 for t in ok)
+    assert r.best.score == max(t.score for t in ok) and r.best.mAP50 is not None
+    # the objective is the exact score: rescoring the best trial's ONNX here gives the same figure
+    from kit.manifest import example_manifest
+    from kit.search import TrialSetup
+
+    el = example_manifest().element("kit-example/Detect-fire")
+    again = score_model(TrialSetup(el, str(data), str(tmp_path / "again")), r.best.onnx, tmp_path / "again" / "b")
+    assert again["score"] == pytest.approx(r.best.score, abs=1e-9) and again["scored"] == 4
+    text = str(r)
+    assert "failed" in text and "is an invalid value" in text and f"{r.best.id} *" in text
+    assert json.loads((tmp_path / "search" / "s" / "search.json").read_text())["best"] == r.best.id
+
+    store = mlflow.MlflowClient(f"sqlite:///{tmp_path / 'runs' / 'mlflow.db'}")
+    exp = [store.get_experiment_by_name("tvkit").experiment_id]
+    (srun,) = store.search_runs(exp, filter_string="tags.`tvkit.kind` = 'search'")
+    assert srun.data.tags["tvkit.best_trial"] == r.best.id and srun.data.metrics["failed"] == 1.0
+    trials = store.search_runs(exp, filter_string="tags.`tvkit.kind` = 'trial'")
+    assert len(trials) == 3 and {t.data.tags["mlflow.parentRunId"] for t in trials} == {srun.info.run_id}
+    by_id = {t.data.tags["tvkit.trial"]: t for t in trials}
+    assert by_id[bad.id].info.status == "FAILED" and "is an invalid value" in by_id[bad.id].data.tags["tvkit.error"]
+    assert by_id[bad.id].data.params["tvkit.lr0"] == "-0.01"
+    for t in ok:
+        m = by_id[t.id].data
+        assert m.metrics["score"] == pytest.approx(t.score) and m.metrics["epochs"] == 1.0
+        assert {"mAP50", "seconds"} <= set(m.metrics) and m.params["tvkit.lr0"] == str(t.config["lr0"])
+    assert [t.data.tags.get("tvkit.best") for t in trials].count("true") == 1
+    assert by_id[r.best.id].data.tags["tvkit.best"] == "true"

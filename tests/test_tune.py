@@ -91,6 +91,31 @@ def test_the_filter_is_the_miners_own_selection_at_every_setting(players_bundle)
         assert ours == sent.answers[name]["predictions"]["frames"][0]["boxes"]
 
 
+def test_the_model_pass_in_chunks_is_the_pass_in_one_process(players_bundle):
+    """What a Ray task returns for a chunk (PhotoPass: the miner loaded from the bundle) joined in
+    order gives the objective of the one-process pass, array for array (tests/test_sweep_ray.py runs
+    the chunks on Ray)."""
+    import numpy as np
+
+    from kit.tune.images import PhotoPass
+
+    miner = load_miner(players_bundle)
+    truths, images = _labelled(FOOTBALL, "test", 4, {"players": "player"})
+    one = ImageObjective(miner, PLAYERS, truths, images)
+    items = [(n, str(images[n])) for n, objs in truths.items() if objs]
+    chunk = PhotoPass(str(players_bundle), one.floor, one.nms_values)
+    two = ImageObjective(miner, PLAYERS, truths, images, passes=chunk(items[:1]) + chunk(items[1:]))
+    assert two.names == one.names and two.sizes == one.sizes and two.slow == one.slow
+    for a, b in zip(one.cands, two.cands):
+        assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+    for v in one.nms_values:
+        assert all(np.array_equal(x, y) for ka, kb in zip(one.kept[v], two.kept[v]) for x, y in zip(ka, kb))
+    setting = dict(miner_setting(miner.cfg, PLAYERS.objects), conf=0.3, nms_iou=0.4)
+    assert two.finals(setting).tolist() == one.finals(setting).tolist()
+    with pytest.raises(KitError, match="does not cover the tune photos"):
+        ImageObjective(miner, PLAYERS, truths, images, passes=chunk(items[1:]))
+
+
 def test_tune_scores_like_evaluate_chooses_on_val_and_reports_test(tmp_path, fire_data):
     el = load_manifest().element(FIRE_ID)
     bundle = package(tmp_path / "bundle", element=el)
@@ -155,3 +180,8 @@ def test_a_clip_replay_answers_as_a_fresh_miner_at_that_setting(tmp_path):
     assert replayed == fresh
     assert replayed != obj.answer(0, {"det_conf": 0.5, "det_iou": 0.55, "ball_conf": 0.4})
     assert len(obj.finals(setting)) == 1
+    # recorded in a chunk (ClipPass, what a Ray task runs), replayed here: the same answer
+    from kit.tune.clips import ClipPass
+
+    tapes = ClipPass(str(bundle))([(str(v), str(t)) for v, t in clip])
+    assert ClipObjective(load_miner(bundle), el, clip, tapes=tapes).answer(0, setting) == replayed

@@ -20,6 +20,10 @@ elements, `kit.tune.clips` for football clips):
   bootstrap interval, and `write` refuses a choice whose interval does not clear 0 unless forced.
 - **What is written** (`write`): the knobs into miner.json and a `tuned` record (element, data,
   split, the figures above, date), so a bundle says where its thresholds came from.
+- **The model pass on Ray** (`workers`, `ray_address`): the one costly step, the model on every
+  photo or clip, runs in chunks as Ray tasks (each loads the bundle's miner), its results joined in
+  the photos' order; the settings are then scored here. Identical figures to the one-process pass
+  (the miner's ONNX session has a fixed thread count), tests/test_sweep_ray.py checks it.
 - **Image size is not swept**: the kit's ONNX exports have a static input; an input size is a
   re-export (`tvkit train --imgsz`), after which the sweep runs again.
 """
@@ -39,7 +43,8 @@ __all__ = ["TuneResult", "tune_bundle", "search", "Space", "Sweep"]
 
 def tune_bundle(bundle: str | os.PathLike, element: Any = None, data: str | os.PathLike | None = None,
                 split: str = "val", holdout: str | None = "test", manifest: Any = None, min_images: int = 30,
-                clips: str | os.PathLike | None = None, min_clips: int = 3, log: Any = print) -> TuneResult:
+                clips: str | os.PathLike | None = None, min_clips: int = 3, log: Any = print, workers: int = 1,
+                ray_address: str | None = None) -> TuneResult:
     """Sweep a bundle's thresholds on labelled data by the validator's exact score.
 
     Args:
@@ -50,6 +55,8 @@ def tune_bundle(bundle: str | os.PathLike, element: Any = None, data: str | os.P
             split by name order into tune and held-out halves when `holdout` is given.
         split, holdout: the split chosen on and the one reported (None: no held-out report).
         min_images, min_clips: fewer scored photos / clips than this is refused.
+        workers, ray_address: the model pass in `workers` chunks as Ray tasks (or on the cluster at
+            `ray_address` / $RAY_ADDRESS); the same figures as in one process (kit.runs_ray.map_chunks).
     Returns:
         A TuneResult (`print` it, `.figure()`, `.write()`).
     """
@@ -68,6 +75,6 @@ def tune_bundle(bundle: str | os.PathLike, element: Any = None, data: str | os.P
         el = load_manifest(manifest).element(eid)
     if el.kind == "image":
         from .images import tune_images
-        return tune_images(bundle, el, data, split, holdout, min_images, log)
+        return tune_images(bundle, el, data, split, holdout, min_images, log, workers, ray_address)
     from .clips import tune_clips
-    return tune_clips(bundle, el, clips or data, holdout is not None, min_clips, log, manifest)
+    return tune_clips(bundle, el, clips or data, holdout is not None, min_clips, log, manifest, workers, ray_address)

@@ -26,7 +26,7 @@ from .. import KitError
 from ..contract import answer_ok, frame_dict, load_ground_truth
 from ..manifest import Element
 
-__all__ = ["ClipObjective", "clip_space", "find_clips", "tune_clips", "CLIP_KNOBS"]
+__all__ = ["ClipObjective", "ClipPass", "clip_passes", "clip_space", "find_clips", "tune_clips", "CLIP_KNOBS"]
 
 #: The football miner's knobs a sweep changes, and their grids.
 CLIP_KNOBS = {"det_conf": [0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5], "det_iou": [0.45, 0.55, 0.65, 0.75],
@@ -71,7 +71,8 @@ def find_clips(folder: str | Path) -> list[tuple[Path, Path]]:
 class ClipObjective:
     """The element's exact score over labelled clips for any football miner setting (module doc)."""
 
-    def __init__(self, miner: Any, element: Element, clips: list[tuple[Path, Path]], manifest: Any = None):
+    def __init__(self, miner: Any, element: Element, clips: list[tuple[Path, Path]], manifest: Any = None,
+                 tapes: list[tuple[list, list, float]] | None = None):
         from ..datasets import iter_frames
 
         missing = [k for k in CLIP_KNOBS if k not in getattr(miner, "cfg", {})]
@@ -92,12 +93,18 @@ class ClipObjective:
         self.detector, self.keypoints = _Replay(miner.detector), _Replay(miner.keypoints)
         miner.detector, miner.keypoints = self.detector, self.keypoints
         t0 = time.perf_counter()
-        for i in range(len(self.clips)):
-            self.detector.rewind(recording=True)
-            self.keypoints.rewind(recording=True)
-            self._predict(i)
-            self.tapes.append((self.detector.tape, self.keypoints.tape))
-        self.model_seconds = time.perf_counter() - t0
+        if tapes is None:
+            for i in range(len(self.clips)):
+                self.detector.rewind(recording=True)
+                self.keypoints.rewind(recording=True)
+                self._predict(i)
+                self.tapes.append((self.detector.tape, self.keypoints.tape))
+            self.model_seconds = time.perf_counter() - t0
+        else:   # recorded elsewhere (ClipPass, in Ray tasks): (detector tape, keypoints tape, seconds) per clip
+            if len(tapes) != len(self.clips):
+                raise KitError(f"{len(tapes)} recorded clips for {len(self.clips)} clips (a chunk went missing)")
+            self.tapes = [(det, kp) for det, kp, _ in tapes]
+            self.model_seconds = float(sum(sec for _, _, sec in tapes))
         self.n = len(self.clips)
         self.memo: dict[tuple, Any] = {}
 
@@ -136,6 +143,43 @@ class ClipObjective:
         return 0.6 * float(m["map50"]) + 0.4 * float(m["precision"])
 
 
+class ClipPass:
+    """The models once per clip of a chunk (a Ray task): the bundle's miner loaded in the worker, its
+    detector and keypoints recorded as ClipObjective records them; (detector tape, keypoints tape,
+    seconds) per clip, in the chunk's order."""
+
+    def __init__(self, bundle: str):
+        self.bundle = str(bundle)
+
+    def __call__(self, clips: list[tuple[str, str]]) -> list[tuple[list, list, float]]:
+        from ..comply import load_miner
+        from ..datasets import iter_frames
+
+        miner = load_miner(self.bundle)
+        detector, keypoints = _Replay(miner.detector), _Replay(miner.keypoints)
+        miner.detector, miner.keypoints = detector, keypoints
+        out = []
+        for video, _ in clips:
+            frames = [f for _, f in iter_frames(Path(video))]
+            detector.rewind(recording=True)
+            keypoints.rewind(recording=True)
+            t0 = time.perf_counter()
+            miner.predict_batch(frames, 0, 32)
+            out.append((detector.tape, keypoints.tape, time.perf_counter() - t0))
+        return out
+
+
+def clip_passes(bundle: Path, clips: list[tuple[Path, Path]], workers: int = 1, ray_address: str | None = None,
+                log: Any = print) -> list[tuple[list, list, float]] | None:
+    """The clips' model pass in `workers` chunks as Ray tasks, or None (in process: ClipObjective records)."""
+    from .. import runs_ray
+
+    if not clips or (workers <= 1 and not runs_ray.ray_address(ray_address)):
+        return None
+    return runs_ray.map_chunks(ClipPass(str(bundle)), [(str(v), str(t)) for v, t in clips], workers, ray_address,
+                               log=log or (lambda s: None))
+
+
 def clip_space(cfg: dict[str, Any]) -> Any:
     from .search import Space
 
@@ -145,7 +189,7 @@ def clip_space(cfg: dict[str, Any]) -> Any:
 
 
 def tune_clips(bundle: Path, element: Element, data: Any, holdout: bool, min_clips: int, log: Any = print,
-               manifest: Any = None) -> Any:
+               manifest: Any = None, workers: int = 1, ray_address: str | None = None) -> Any:
     """`tune_bundle` for a football element: clips alternate into tune and held-out halves."""
     from ..comply import load_miner
     from .result import TuneResult
@@ -160,10 +204,11 @@ def tune_clips(bundle: Path, element: Element, data: Any, holdout: bool, min_cli
         miner = load_miner(bundle)
     except Exception as e:  # noqa: BLE001 - the miner's own error, whatever it is
         raise KitError(f"{bundle}/miner.py does not load: {type(e).__name__}: {e}") from e
-    objective = ClipObjective(miner, element, tune, manifest)
+    objective = ClipObjective(miner, element, tune, manifest, clip_passes(bundle, tune, workers, ray_address, log))
     if log:
         log(f"{len(tune)} tune clips through the models once ({objective.model_seconds:.1f} s)")
-    hold = ClipObjective(load_miner(bundle), element, held, manifest) if held else None
+    hold = ClipObjective(load_miner(bundle), element, held, manifest,
+                         clip_passes(bundle, held, workers, ray_address, log)) if held else None
     space = clip_space(miner.cfg)
     sweep = search(objective, space)
     figures = compare(objective, hold, sweep, "det_conf", space.joint["det_conf"])

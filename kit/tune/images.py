@@ -36,7 +36,8 @@ from ..images.predict import IMAGE_FRAME_ID, N_KEYPOINTS, decode
 from ..images.score import UNSCORED, score_image
 from ..manifest import Element
 
-__all__ = ["ImageObjective", "image_space", "miner_setting", "CONF_GRID", "NMS_GRID", "MAX_DET_GRID"]
+__all__ = ["ImageObjective", "image_space", "miner_setting", "photo_pass", "PhotoPass", "image_passes",
+           "CONF_GRID", "NMS_GRID", "MAX_DET_GRID"]
 
 #: Score thresholds tried (0.05 steps from 0.05 to 0.80; the floor run keeps everything above 0.05).
 CONF_GRID = [round(0.05 * i, 2) for i in range(1, 17)]
@@ -78,11 +79,60 @@ def image_space(default: dict[str, Any], objects: list[str], seen: list[str]) ->
     return Space(joint, each, default)
 
 
+def photo_pass(miner: Any, items: list[tuple[str, str]], floor: float, nms_values: list[float],
+               progress: Any = None) -> list[dict[str, Any]]:
+    """The model once per photo: (name, path) -> its size, candidates above `floor`, whether it
+    overflows `pre_nms_topk`, the kept list per NMS IoU, and the model's seconds."""
+    floor_t = np.where(miner.out_cls >= 0, floor, np.inf).astype(np.float32)
+    out = []
+    for name, path in items:
+        img = decode(Path(path))
+        t0 = time.perf_counter()
+        cand = miner.candidates(img, floor=floor)
+        seconds = time.perf_counter() - t0
+        kept = {}
+        for v in nms_values:
+            idx = np.asarray(miner.select_indices(cand, floor_t, v, NO_CUT), dtype=np.int64)
+            kept[v] = (idx, cand["scores"][idx], cand["cls"][idx])
+        out.append({"name": name, "size": (int(img.shape[1]), int(img.shape[0])), "cand": cand, "kept": kept,
+                    "slow": len(cand["scores"]) > int(miner.cfg["pre_nms_topk"]), "seconds": seconds})
+        if progress:
+            progress(len(out))
+    return out
+
+
+class PhotoPass:
+    """`photo_pass` over a chunk of photos with the bundle's miner, loaded in the worker (a Ray task)."""
+
+    def __init__(self, bundle: str, floor: float, nms_values: list[float]):
+        self.bundle, self.floor, self.nms_values = str(bundle), float(floor), list(nms_values)
+
+    def __call__(self, items: list[tuple[str, str]]) -> list[dict[str, Any]]:
+        from ..comply import load_miner
+
+        return photo_pass(load_miner(self.bundle), items, self.floor, self.nms_values)
+
+
+def image_passes(bundle: Path, miner: Any, truths: Mapping[str, list[Obj]], images: Mapping[str, Path],
+                 workers: int = 1, ray_address: str | None = None, log: Any = print) -> list[dict[str, Any]] | None:
+    """The model pass in `workers` chunks as Ray tasks (kit.runs_ray.map_chunks), or None: in process
+    (one worker, no address). Same floor and NMS values as ImageObjective's own pass."""
+    from .. import runs_ray
+
+    if workers <= 1 and not runs_ray.ray_address(ray_address):
+        return None
+    items = [(name, str(images[name])) for name, objs in truths.items() if objs]
+    nms = sorted(set(NMS_GRID) | {float(miner.cfg["nms_iou"])})
+    return runs_ray.map_chunks(PhotoPass(str(bundle), min(CONF_GRID), nms), items, workers, ray_address,
+                      log=log or (lambda s: None))
+
+
 class ImageObjective:
     """The element's exact score over labelled photos for any Detect miner setting (see module doc)."""
 
     def __init__(self, miner: Any, element: Element, truths: Mapping[str, list[Obj]], images: Mapping[str, Path],
-                 nms_values: list[float] | None = None, floor: float | None = None, progress: Any = None):
+                 nms_values: list[float] | None = None, floor: float | None = None, progress: Any = None,
+                 passes: list[dict[str, Any]] | None = None):
         for need in ("candidates", "select_indices", "boxes", "out_cls"):
             if not hasattr(miner, need):
                 raise KitError(f"the bundle's miner has no `{need}`: `tvkit tune` needs the kit's Detect miner "
@@ -96,25 +146,20 @@ class ImageObjective:
         self.truths, self.sizes, self.cands, self.slow = [], [], [], []
         self.kept: dict[float, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {v: [] for v in self.nms_values}
         self.memo: dict[tuple, Any] = {}
-        self.model_seconds = 0.0
-        floor_t = np.where(miner.out_cls >= 0, self.floor, np.inf).astype(np.float32)
-        for name, objs in truths.items():
-            if not objs:            # the validator scores no photo without truth (kit.images.score)
-                continue
-            img = decode(Path(images[name]))
-            t0 = time.perf_counter()
-            cand = miner.candidates(img, floor=self.floor)
-            self.model_seconds += time.perf_counter() - t0
-            self.names.append(name)
-            self.truths.append(list(objs))
-            self.sizes.append((int(img.shape[1]), int(img.shape[0])))
-            self.cands.append(cand)
-            self.slow.append(len(cand["scores"]) > int(miner.cfg["pre_nms_topk"]))
+        items = [(name, str(images[name])) for name, objs in truths.items() if objs]   # unscored: no truth
+        if passes is None:
+            passes = photo_pass(miner, items, self.floor, self.nms_values, progress)
+        if [p["name"] for p in passes] != [name for name, _ in items]:
+            raise KitError("the model pass does not cover the tune photos in their order (a chunk went missing)")
+        for p in passes:
+            self.names.append(p["name"])
+            self.truths.append(list(truths[p["name"]]))
+            self.sizes.append(p["size"])
+            self.cands.append(p["cand"])
+            self.slow.append(p["slow"])
             for v in self.nms_values:
-                idx = np.asarray(miner.select_indices(cand, floor_t, v, NO_CUT), dtype=np.int64)
-                self.kept[v].append((idx, cand["scores"][idx], cand["cls"][idx]))
-            if progress:
-                progress(len(self.names))
+                self.kept[v].append(p["kept"][v])
+        self.model_seconds = float(sum(p["seconds"] for p in passes))
         self.n = len(self.names)
 
     # --- a setting -> each photo's answer ------------------------------------------------------------
@@ -174,7 +219,7 @@ def _split_truth(data: Path, split: str, element: Element) -> tuple[dict, dict]:
 
 
 def tune_images(bundle: Path, element: Element, data: Any, split: str, holdout: str | None, min_images: int,
-                log: Any = print) -> Any:
+                log: Any = print, workers: int = 1, ray_address: str | None = None) -> Any:
     """`tune_bundle` for a Detect element (see kit.tune)."""
     from ..comply import load_miner
     from .result import TuneResult
@@ -192,10 +237,12 @@ def tune_images(bundle: Path, element: Element, data: Any, split: str, holdout: 
     except Exception as e:  # noqa: BLE001 - the miner's own error, whatever it is
         raise KitError(f"{bundle}/miner.py does not load: {type(e).__name__}: {e}") from e
     seen = {o.name.strip().lower() for objs in truths.values() for o in objs}
-    objective = ImageObjective(miner, element, truths, images)
+    objective = ImageObjective(miner, element, truths, images,
+                               passes=image_passes(bundle, miner, truths, images, workers, ray_address, log))
     if log:
         log(f"{split}: {objective.n} scored photos through the model once ({objective.model_seconds:.1f} s)")
-    hold = ImageObjective(miner, element, *held) if held else None
+    hold = ImageObjective(miner, element, *held, passes=image_passes(bundle, miner, *held, workers, ray_address,
+                                                                      log)) if held else None
     default = miner_setting(miner.cfg, objective.objects)
     space = image_space(default, objective.objects, [o for o in objective.objects if o.strip().lower() in seen])
     sweep = search(objective, space)
