@@ -374,13 +374,14 @@ def _add_clip(clip: Clip, split: str, writers: dict[str, _DatasetWriter], stride
 
 
 def build_from_clips(clips: str | os.PathLike | list[Clip], out_dir: str | os.PathLike, task: str = "both",
-                     stride: int = 5, val_fraction: float = 0.2, test_fraction: float = 0.0, teams: bool = False,
-                     min_visible_keypoints: int = MIN_VISIBLE_KEYPOINTS, seed: int = 0, jpeg_quality: int = 95,
-                     progress: bool = True) -> BuildResult:
+                     stride: int | None = None, val_fraction: float = 0.2, test_fraction: float = 0.0,
+                     teams: bool = False, min_visible_keypoints: int = MIN_VISIBLE_KEYPOINTS, seed: int = 0,
+                     jpeg_quality: int = 95, progress: bool = True) -> BuildResult:
     """Detection and/or pose YOLO datasets from clips, at `out_dir/detect` and `out_dir/pose`.
 
     `clips` is a folder of NAME.mp4 + NAME.json pairs or a list of `Clip`. Every `stride`-th
-    frame (0, stride, ...) becomes a JPEG named `<clip>_f<frame id>.jpg`; detection keeps
+    frame (0, stride, ...; default the defaults table's `stride`, as `tvkit dataset build` and
+    notebook 01) becomes a JPEG named `<clip>_f<frame id>.jpg`; detection keeps
     frames without boxes as background images, pose skips frames with fewer than
     `min_visible_keypoints` visible keypoints. An existing dataset at the destination is
     replaced only once the new one is complete.
@@ -390,6 +391,9 @@ def build_from_clips(clips: str | os.PathLike | list[Clip], out_dir: str | os.Pa
     tasks = TASKS if task == "both" else (task,)
     if any(t not in TASKS for t in tasks):
         raise KitError(f"task {task!r}: choose detect, pose or both")
+    from ..defaults import default
+
+    stride = default("stride") if stride is None else stride   # the defaults table's, as the CLI and notebook 01
     if stride < 1:
         raise KitError(f"stride must be >= 1, got {stride}")
     clip_list = find_clips(clips) if isinstance(clips, (str, os.PathLike)) else list(clips)
