@@ -8,7 +8,6 @@ it; the real smartrail wheel is used as well when /tmp/wheels has it.
 import hashlib
 import json
 import math
-import shutil
 import socket
 import zipfile
 from pathlib import Path
@@ -17,6 +16,7 @@ import cv2
 import numpy as np
 import pytest
 import yaml
+from photofactory import fire_subset
 
 from kit import KitError
 from kit.images import starts
@@ -254,29 +254,11 @@ def test_photo_presets_beside_the_football_ones():
 
 # --- tvkit train --element -----------------------------------------------------------------------
 
-def _fire_subset(tmp_path: Path) -> Path:
-    """A handful of fire-smoke photos (Roboflow layout, its own names) imported onto the fire element."""
-    from kit.images.importer import import_images
-    from kit.manifest import example_manifest
-
-    src = tmp_path / "src"
-    for split, n in (("train", 12), ("valid", 4)):
-        for img in sorted((FIRE / split / "images").glob("*.jpg"))[:n]:
-            for sub, f in (("images", img), ("labels", FIRE / split / "labels" / f"{img.stem}.txt")):
-                (src / split / sub).mkdir(parents=True, exist_ok=True)
-                shutil.copy(f, src / split / sub / f.name)
-    (src / "data.yaml").write_text("train: train/images\nval: valid/images\nnc: 3\n"
-                                   "names: ['Fire', 'default', 'smoke']\n")
-    el = example_manifest().element("kit-example/Detect-fire")
-    return import_images(src, tmp_path / "ds", list(el.objects), drop=["default"], split="keep",
-                         progress=False).data_yaml
-
-
 @needs_fire
 def test_train_element_refuses_data_that_is_not_the_elements_objects(tmp_path, capsys):
     from kit.cli import main
 
-    data = _fire_subset(tmp_path)
+    data = fire_subset(tmp_path)
     wrong = tmp_path / "wrong.yaml"
     doc = yaml.safe_load(data.read_text())
     doc["names"] = {0: "smoke", 1: "fire", 2: "fire extinguisher"}
@@ -297,7 +279,7 @@ def test_tvkit_train_element_smoke_from_the_start(tiny_start, tmp_path, capsys):
 
     from kit.cli import main
 
-    data = _fire_subset(tmp_path)
+    data = fire_subset(tmp_path)
     rc = main(["train", "--element", "kit-example/Detect-fire", "--data", str(data), "--start", "tiny",
                "--start-wheel", str(tiny_start[0]), "--preset", "smoke", "--imgsz", "160", "--epochs", "1",
                "--batch", "4", "--project", str(tmp_path / "runs"), "--name", "fire", "--json"])

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
+from photofactory import FIRE, fire_subset
 
 from kit.runs import parse_overrides, read_index, run_sweep, split_sweep
 
@@ -148,29 +149,13 @@ def test_sweep_of_two_parameter_sets_makes_two_runs_and_a_comparison(tmp_path):
 
 # --- a training search on Ray Tune (kit.search), and `tvkit tune`'s model pass as Ray tasks -----------------
 
-FIRE = Path(__file__).resolve().parents[2] / "shared" / "data" / "detect" / "fire-smoke"
 
 
 def _fire_handful(tmp_path: Path) -> Path:
     """8 train and 4 val photos of the shared fire-smoke set, imported onto the fire element."""
-    import shutil
-
-    from kit.images.importer import import_images
-    from kit.manifest import example_manifest
-
     if not (FIRE / "data.yaml").is_file():
         pytest.fail(f"{FIRE} missing: the search test trains on the shared fire-smoke photos")
-    src = tmp_path / "src"
-    for split, n in (("train", 8), ("valid", 4)):
-        for img in sorted((FIRE / split / "images").glob("*.jpg"))[:n]:
-            for sub, f in (("images", img), ("labels", FIRE / split / "labels" / f"{img.stem}.txt")):
-                (src / split / sub).mkdir(parents=True, exist_ok=True)
-                shutil.copy(f, src / split / sub / f.name)
-    (src / "data.yaml").write_text("train: train/images\nval: valid/images\nnc: 3\n"
-                                   "names: ['Fire', 'default', 'smoke']\n")
-    el = example_manifest().element("kit-example/Detect-fire")
-    return import_images(src, tmp_path / "ds", list(el.objects), drop=["default"], split="keep",
-                         progress=False).data_yaml
+    return fire_subset(tmp_path, train=8, val=4)
 
 
 @pytest.mark.slow
