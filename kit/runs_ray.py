@@ -44,7 +44,7 @@ def run_point(point: dict[str, Any], env: dict[str, str]) -> dict[str, Any]:
     """One sweep point: a whole suite run, its outcome as plain data (what crosses Ray)."""
     from pathlib import Path
 
-    from .runs import run_suite
+    from .runs.runner import run_suite
 
     os.environ.update(env)
     try:

@@ -49,16 +49,18 @@ _SECRET_NAME = re.compile(r"(key|token|secret|passw|credential|wallet)", re.I)
 _BAD_CHARS = re.compile(r"[^A-Za-z0-9_\-. /:]")
 _TEXT = {".json", ".html", ".txt", ".md", ".csv", ".yaml", ".yml", ".log", ".py"}
 _warned: list[str] = []
+#: The run folders' root when $TVKIT_RUNS_DIR is not set: papermill_runs/ in the repository. Kept
+#: here, below kit.runs (which reads it), so that tracking does not import the runner.
+DEFAULT_RUNS_DIR = Path(__file__).resolve().parents[1] / "papermill_runs"
 _root: list[Path] = []      # the run folders' root of the outermost open run (run(root=...))
 
 
 def runs_root() -> Path:
-    """Where the kit's run folders live (and, beside them, its MLflow store)."""
+    """Where the kit's run folders live (and, beside them, its MLflow store): the open run's root,
+    else $TVKIT_RUNS_DIR, else DEFAULT_RUNS_DIR (kit.runs' RUNS_DIR is this same folder)."""
     if _root:
         return _root[-1]
-    from .runs import RUNS_DIR
-
-    return Path(os.environ.get("TVKIT_RUNS_DIR") or RUNS_DIR)
+    return Path(os.environ.get("TVKIT_RUNS_DIR") or DEFAULT_RUNS_DIR)
 
 
 def tracking_uri() -> str:

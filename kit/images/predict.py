@@ -142,7 +142,7 @@ def predict_images(bundle: str | os.PathLike, images: Any, element: str | None =
     >>> r.answers["a.jpg"]["predictions"]["frames"][0]["frame_id"], round(r.p95_ms) < 110
     (0, True)
     """
-    from ..comply import load_miner
+    from ..comply.worker import load_miner
     from ..contract import answer_error, answer_ok, frame_dict
 
     bundle = Path(bundle)

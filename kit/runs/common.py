@@ -24,10 +24,11 @@ from ..contract import write_json_atomic
 from ..defaults import PROFILES as PROFILE_OVERLAYS
 from ..defaults import profile_parameters
 from ..settings import redact
+from ..track import DEFAULT_RUNS_DIR
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
-RUNS_DIR = Path(os.environ.get("TVKIT_RUNS_DIR", REPO_ROOT / "papermill_runs"))
+RUNS_DIR = Path(os.environ.get("TVKIT_RUNS_DIR", DEFAULT_RUNS_DIR))
 
 #: Parameters per profile, from the defaults table (kit.defaults: the table, then the profile's overlay). Each
 #: notebook gets those it declares; the notebooks' own defaults are the table's (smoke) values, so a notebook
