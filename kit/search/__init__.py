@@ -113,7 +113,7 @@ def _tuner(setup: TrialSetup, dims: dict, trials: int, epochs: int, grace: int, 
                                   failure_config=tune.FailureConfig(max_failures=0)))
 
 
-def _check_points(points: list[dict] | None, dims: dict) -> list[dict]:
+def _start_points(points: list[dict] | None, dims: dict) -> list[dict]:
     """The start points over the searched knobs only (Optuna wants every searched knob in each point,
     and none of the fixed ones): a knob a point leaves out gets its range's middle (`Dim.middle`)."""
     out = []
@@ -161,7 +161,7 @@ def search(element: Any, data: str | os.PathLike, *, trials: int = 8, epochs: in
     data = Path(data).resolve()
     val = _check_inputs(el, data, val)
     dims = search_space(el.kind, space)
-    points = _check_points(points, dims)
+    points = _start_points(points, dims)
     _need_ray()
     epochs = epochs or get_preset(preset, "detect", "photo" if el.kind == "image" else "broadcast").epochs
     name = name or f"{''.join(c if c.isalnum() else '-' for c in el.id)}-{time.strftime('%Y%m%d-%H%M%S')}"
