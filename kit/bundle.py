@@ -52,7 +52,9 @@ TEMPLATE_DIR = REPO_ROOT / "chute_template" / "bundle"
 DETECT_TEMPLATE_DIR = REPO_ROOT / "chute_template" / "detect"
 REFERENCE_DIR = REPO_ROOT / "chute_template" / "reference"
 IMAGE_REFERENCE_MODEL = REFERENCE_DIR / "fire" / "model.onnx"
-MODEL_NAMES = {"detect": "detect.onnx", "pose": "pose.onnx"}
+MODEL_NAMES = {"detect": "detect.onnx", "pose": "pose.onnx", "ball": "ball.onnx"}
+#: The reference ball model (kit.ball; chute_template/reference/ball/train_ball.py made it).
+BALL_REFERENCE = REFERENCE_DIR / "ball" / "ball.onnx"
 IMAGE_MODEL_NAME = "model.onnx"
 #: miner.json defaults of the Detect miner that `package` writes (the miner reads them).
 DETECT_DEFAULTS = {"conf": {"default": 0.25}, "nms_iou": 0.5, "max_det": 100, "threads": 2}
@@ -61,10 +63,10 @@ def package(out: str | os.PathLike, detect_model: str | os.PathLike | None = Non
             pose_model: str | os.PathLike | None = None, template: str | os.PathLike | None = None,
             extra_files: list[str | os.PathLike] | None = None, run_self_test: bool = True,
             max_model_size_mb: float | None = DEFAULT_MAX_MODEL_SIZE_MB, element: Any = None,
-            model: str | os.PathLike | None = None, manifest: Any = None) -> Path:
-    """Write a checked bundle to `out`: miner.py, chute_config.yml, detect.onnx and pose.onnx
-    (a clip element, or none); miner.py, chute_config.yml, model.onnx and miner.json (an image
-    element: see the module docstring).
+            model: str | os.PathLike | None = None, manifest: Any = None,
+            ball_model: str | os.PathLike | None = None) -> Path:
+    """Write a checked bundle to `out`: miner.py, chute_config.yml, detect/pose/ball.onnx (a clip
+    element, or none); miner.py, chute_config.yml, model.onnx, miner.json (an image element).
 
     The bundle must pass the compliance runner's repo rules (kit.comply.rules: suffixes,
     size against `max_model_size_mb`, an .onnx, the AST scan of miner.py, the interface) and,
@@ -75,10 +77,11 @@ def package(out: str | os.PathLike, detect_model: str | os.PathLike | None = Non
 
     Args:
         out: the bundle folder to write (replaced only by a bundle that passes).
-        detect_model, pose_model: ONNX models (default: the committed reference models).
+        detect_model, pose_model, ball_model: ONNX models (default: the committed reference models;
+            ball_model "none": no ball.onnx, the miner uses the detector's ball class).
         template: the folder with miner.py and chute_config.yml (default chute_template/bundle).
         extra_files: more files to ship beside them (their suffixes must be allowed).
-        run_self_test: load the miner in the compliance worker and answer one frame.
+        run_self_test: load the miner in the compliance worker, answer one frame.
         max_model_size_mb: the element's limit on the whole repo (30 MiB by default).
         element: the element the miner competes in (an id of `manifest`, the kit's example by
             default, or an `Element`): its `objects` go into `miner.json` (the miner sends each
@@ -96,7 +99,7 @@ def package(out: str | os.PathLike, detect_model: str | os.PathLike | None = Non
     Example:
         >>> out = package("build/bundle")          # the reference models
         >>> sorted(p.name for p in out.iterdir())
-        ['chute_config.yml', 'detect.onnx', 'miner.py', 'pose.onnx']
+        ['ball.onnx', 'chute_config.yml', 'detect.onnx', 'miner.py', 'pose.onnx']
         >>> sorted(p.name for p in package("build/fire", element="manak0/Detect-fire", manifest=M).iterdir())
         ['chute_config.yml', 'miner.json', 'miner.py', 'model.onnx']
     """
@@ -105,6 +108,7 @@ def package(out: str | os.PathLike, detect_model: str | os.PathLike | None = Non
         return package_image(out, element, model or detect_model, template, extra_files, run_self_test,
                              max_model_size_mb)
     template, models = _clip_inputs(detect_model, pose_model, template, model, element)
+    models |= _ball_input(ball_model)
 
     def fill(tmp: Path) -> float | None:
         _copy_template(template, tmp)
@@ -144,6 +148,19 @@ def _clip_inputs(detect_model: str | os.PathLike | None, pose_model: str | os.Pa
         if not (template / name).is_file():
             raise KitError(f"{template / name}: missing from the bundle template")
     return template, models
+
+
+def _ball_input(ball_model: str | os.PathLike | None) -> dict[str, Path]:
+    """{"ball": path} of the ball model to ship, or {} ("none", or no reference in this checkout)."""
+    if ball_model is not None and str(ball_model).lower() == "none":
+        return {}
+    if ball_model is None:
+        return {"ball": BALL_REFERENCE} if BALL_REFERENCE.is_file() else {}
+    path = Path(ball_model)
+    if not path.is_file() or path.suffix != ".onnx":
+        raise KitError(f"{path}: no ONNX ball model there; train one with `tvkit ball train` (kit.ball) and pass "
+                       "its ball.onnx, or --ball-model none to use the detector's ball class")
+    return {"ball": path}
 
 
 def _copy_template(template: Path, dest: Path) -> None:

@@ -41,6 +41,7 @@ defaults: kit/defaults.py (one table; profiles are overlays). Each command: tvki
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .ball.cli import add_ball_commands
     from .chute.cli import add_chute_commands
     from .cli_basic import add_basic_commands
     from .cli_dataset import add_dataset_commands
@@ -59,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add in (add_basic_commands, add_evaluate_command, add_beside_command, add_dataset_commands, add_run_commands,
                 add_model_commands, add_chute_commands, add_manifest_commands, add_deploy_commands,
-                add_comply_commands, add_tune_command):
+                add_comply_commands, add_tune_command, add_ball_commands):
         add(sub)
     return p
 

@@ -107,7 +107,8 @@ def _cmd_package(args: argparse.Namespace) -> int:
         from .manifest import load_manifest
 
         element = load_manifest(args.manifest or None).element(args.element)
-    out = package(args.out, args.detect_model, args.pose_model, element=element, model=args.model)
+    out = package(args.out, args.detect_model, args.pose_model, element=element, model=args.model,
+                  ball_model=args.ball_model)
     print(f"{out}: bundle OK, every compliance rule passes ({bundle_bytes(out) / 2**20:.1f} MB)"
           + (f"; cls_ids index {element.id}'s objects {list(element.objects)}" if element else ""))
     if element is not None and element.kind == "image":
@@ -166,6 +167,8 @@ def add_model_commands(sub) -> None:
     pk.add_argument("--out", required=True, help="the bundle folder (replaced only by a bundle that passes)")
     pk.add_argument("--detect-model", help="detector ONNX (default: the committed reference model)")
     pk.add_argument("--pose-model", help="pitch keypoint ONNX (default: the committed reference model)")
+    pk.add_argument("--ball-model", help="the ball's heatmap ONNX (`tvkit ball train`; default: the committed "
+                                         "reference model; 'none': the detector's ball class)")
     pk.add_argument("--model", help="an image (Detect) element's ONNX detector; its class names must match the "
                                     "element's objects (default: the committed reference fire model, if they match)")
     add_element_arg(pk, "the element the miner competes in: its objects go into miner.json (cls_id "

@@ -380,7 +380,8 @@ def test_the_packaged_reference_bundle_complies(tmp_path):
     from kit.bundle import package
 
     out = package(tmp_path / "ref")
-    assert sorted(p.name for p in out.iterdir()) == ["chute_config.yml", "detect.onnx", "miner.py", "pose.onnx"]
+    assert sorted(p.name for p in out.iterdir()) == ["ball.onnx", "chute_config.yml", "detect.onnx", "miner.py",
+                                                       "pose.onnx"]
     r = comply(out, element="PlayerDetect_v1@1.0")
     print(format_report(r))
     assert r.findings == [] and r.parity.accepted == len(r.parity.challenges) == 10, format_report(r)

@@ -85,7 +85,8 @@ def test_package_refuses_over_30_mb_and_keeps_nothing(tmp_path, models):
 def test_package_writes_nothing_the_rules_refuse(tmp_path, models):
     """No pitch_template.png (the miner draws its template) and no refused extra file."""
     out = package(tmp_path / "bundle", *models)
-    assert sorted(p.name for p in out.iterdir()) == ["chute_config.yml", "detect.onnx", "miner.py", "pose.onnx"]
+    assert sorted(p.name for p in out.iterdir()) == ["ball.onnx", "chute_config.yml", "detect.onnx", "miner.py",
+                                                       "pose.onnx"]
     png = tmp_path / "pitch_template.png"
     png.write_bytes(b"\x89PNG")
     with pytest.raises(BundleError) as e:
@@ -119,9 +120,9 @@ def test_package_cli_names_the_broken_rule(tmp_path, models):
 def test_predict_reports_a_failing_miner_as_the_chute_would(tmp_path, models):
     from kit.synth import generate_clip
 
-    src = SRC.replace("        results = []\n        for i, frame in enumerate(batch_images):",
-                      "        results = []\n        if offset > 0:\n            raise RuntimeError('boom')\n"
-                      "        for i, frame in enumerate(batch_images):")
+    src = SRC.replace("        frames = [_as_bgr(f) for f in batch_images]",
+                      "        if offset > 0:\n            raise RuntimeError('boom')\n"
+                      "        frames = [_as_bgr(f) for f in batch_images]")
     assert src != SRC
     b = make_bundle(tmp_path / "b", *models, miner_source=src)
     video, _ = generate_clip(tmp_path / "clip", 0, 6, 3)

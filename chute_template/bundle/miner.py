@@ -19,7 +19,9 @@ travels as `team_id` (1 or 2).
 Everything below is plain numpy/OpenCV around two ONNX models that live beside this file:
 
 - `detect.onnx`: a YOLO detector, classes 0 ball, 1 goalkeeper, 2 player, 3 referee;
-- `pose.onnx`: a YOLO pose model, one "pitch" object whose 32 keypoints are the template's.
+- `pose.onnx`: a YOLO pose model, one "pitch" object whose 32 keypoints are the template's;
+- `ball.onnx` (optional): the ball's heatmap at stride 4 with a sub-pixel offset and a size per
+  cell (kit.ball.model). Without it the detector's ball class is used.
 
 Per frame: letterbox, run, decode, NMS. Then, over the clip (the Miner object is reused for
 every batch of one clip; `offset == 0` starts a new clip):
@@ -27,6 +29,12 @@ every batch of one clip; `offset == 0` starts a new clip):
 - **teams**: players' torso colours (Lab, grass pixels masked out) are clustered in two on the
   first batch with enough players; the centres are kept and only drift slowly, so team 1
   stays team 1 for the whole clip, and every track votes, so a player keeps one team;
+- **the ball** (with `ball.onnx`): the frame at the work size (no letterbox to 640: a ball is
+  3-7 px there), the heatmap's local peaks as candidates, each placed to a fraction of a pixel
+  by the regressed offset and sized by the regressed width and height; then one path through
+  the batch's frames (`ball_path`, a Viterbi pass): a candidate that moves on from the previous
+  frame's earns `ball_bonus`, a jump costs `ball_jump`, a frame may have no ball. A weak peak on
+  the ball's path is kept, a strong lone one elsewhere is not;
 - **tracking**: a greedy IoU tracker per object type with an alpha-beta filter on the box
   (centre and size), which removes detector jitter without the lag of a plain EMA, and
   fills a gap of up to `max_gap` frames when a tracked object is missed;
@@ -72,6 +80,12 @@ SETTINGS = {
     "det_conf": 0.30,          # detector score threshold
     "det_iou": 0.55,           # NMS IoU threshold (per class)
     "ball_conf": 0.20,         # the ball is small and scored once per frame: a lower bar, top-1 only
+    "ball_thr": 0.30,          # ball.onnx: a candidate's heat must beat this (less the path's bonuses) to be sent
+    "ball_min": 0.05,          # ... candidates below this heat are not considered at all
+    "ball_topk": 5,            # ... peaks per frame considered
+    "ball_link": 0.04,         # ... a move of at most this share of the frame width per frame links two frames
+    "ball_bonus": 0.15,        # ... what a link earns each of the two candidates
+    "ball_jump": 0.15,         # ... what a jump between two sent balls costs
     "kpt_conf": 0.30,          # keypoint visibility threshold (measured: 0.3 beats 0.15, 0.5, 0.7)
     "pitch_conf": 0.25,        # pose model's pitch score below which its keypoints are not used
     "ransac_px": 6.0,          # homography RANSAC reprojection threshold, frame pixels
@@ -114,6 +128,8 @@ TEMPLATE_KEYPOINTS = np.array(
 TWIST_CORNERS = (6, 30, 25, 1)
 
 BALL, GOALKEEPER, PLAYER, REFEREE = 0, 1, 2, 3
+#: The ball model's output stride (kit.ball.model.STRIDE).
+BALL_STRIDE = 4
 
 
 # --- the answer: pydantic models, because the validator's chute calls .model_dump() on each -----
@@ -177,6 +193,83 @@ class OnnxModel:
         blob, r, px, py = self.letterbox(img)
         out = self.session.run(None, {self.input_name: blob})[0]
         return out[0], r, px, py
+
+
+class BallModel:
+    """`ball.onnx` (kit.ball.model): frame in at the work size, ball candidates out in frame pixels."""
+
+    def __init__(self, path: Path, threads: int, work_px: int):
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # its threads must not spin after a run: they would take the 2 cores from the next model
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        providers = [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in ort.get_available_providers()]
+        self.session = ort.InferenceSession(str(path), sess_options=opts, providers=providers)
+        self.input_name = self.session.get_inputs()[0].name
+        self.work_px = work_px
+
+    def candidates(self, frame: np.ndarray, k: int, min_heat: float) -> np.ndarray:
+        """(m, 5) x1, y1, x2, y2, heat of the `k` strongest local peaks, strongest first."""
+        H, W = frame.shape[:2]
+        s = min(1.0, float(np.sqrt(self.work_px / (H * W))))
+        w, h = max(4, int(round(W * s))), max(4, int(round(H * s)))
+        img = cv2.resize(frame, (w, h), interpolation=cv2.INTER_AREA) if (w, h) != (W, H) else frame
+        img = cv2.copyMakeBorder(img, 0, -h % 4, 0, -w % 4, cv2.BORDER_REPLICATE)
+        blob = np.ascontiguousarray(img.transpose(2, 0, 1)[None], dtype=np.float32)
+        out = self.session.run(None, {self.input_name: blob})[0][0]
+        return decode_ball(out, k, min_heat) / np.array([s, s, s, s, 1.0])
+
+
+def decode_ball(out: np.ndarray, k: int, min_heat: float) -> np.ndarray:
+    """(m, 5) x1, y1, x2, y2, heat in input pixels from the ball model's (5, h, w) output: the `k`
+    strongest 3 x 3 local peaks of heat at least `min_heat`, each centred by its cell's offset
+    and sized by its log width and height (kit.ball.model.targets encodes them so)."""
+    heat = out[0]
+    peaks = (heat >= cv2.dilate(heat, np.ones((3, 3), np.uint8))) & (heat >= min_heat)
+    iy, ix = np.nonzero(peaks)
+    order = np.argsort(-heat[iy, ix], kind="stable")[:k]
+    iy, ix = iy[order], ix[order]
+    cx = (ix + out[1, iy, ix] + 0.5) * BALL_STRIDE
+    cy = (iy + out[2, iy, ix] + 0.5) * BALL_STRIDE
+    bw, bh = np.exp(out[3, iy, ix]), np.exp(out[4, iy, ix])
+    return np.stack([cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2, heat[iy, ix]], 1).astype(np.float64)
+
+
+def ball_path(cands: list[np.ndarray], width: int, cfg: dict) -> list[np.ndarray | None]:
+    """One ball (or none) per frame: the Viterbi path through each frame's candidates.
+
+    A candidate's own value is its heat less `ball_thr`; "no ball" is worth 0. Two candidates in
+    consecutive frames whose centres are within `ball_link` x width earn `ball_bonus` each (the
+    ball moved on); two sent balls farther apart cost `ball_jump`. So a peak below the threshold
+    that sits on the ball's path is sent, and a lone peak above it is sent only if nothing
+    consistent competes with it.
+    """
+    if not cands:
+        return []
+    link, bonus, jump = cfg["ball_link"] * width, cfg["ball_bonus"], cfg["ball_jump"]
+    # per frame: values of its states, state 0 = no ball, state j + 1 = candidate j
+    score = np.concatenate([[0.0], cands[0][:, 4] - cfg["ball_thr"]])
+    back = []
+    for prev, cur in zip(cands, cands[1:]):
+        own = np.concatenate([[0.0], cur[:, 4] - cfg["ball_thr"]])
+        trans = np.zeros((len(prev) + 1, len(cur) + 1))
+        if len(prev) and len(cur):
+            cp = (prev[:, :2] + prev[:, 2:4]) / 2
+            cc = (cur[:, :2] + cur[:, 2:4]) / 2
+            d = np.linalg.norm(cp[:, None] - cc[None], axis=2)
+            trans[1:, 1:] = np.where(d <= link, 2 * bonus, -jump)
+        total = score[:, None] + trans
+        back.append(np.argmax(total, axis=0))
+        score = total.max(axis=0) + own
+    state = int(np.argmax(score))
+    path = [state]
+    for b in reversed(back):
+        state = int(b[state])
+        path.append(state)
+    path.reverse()
+    return [c[j - 1] if j else None for c, j in zip(cands, path)]
 
 
 def _nms(boxes_xyxy: np.ndarray, scores: np.ndarray, classes: np.ndarray, iou: float) -> np.ndarray:
@@ -731,6 +824,8 @@ class Miner:
         cv2.setNumThreads(1)
         self.detector = OnnxModel(self.path / "detect.onnx", threads)
         self.pose = OnnxModel(self.path / "pose.onnx", threads)
+        ball = self.path / "ball.onnx"
+        self.ball = BallModel(ball, threads, int(self.cfg["work_px"])) if ball.is_file() else None
         self.template = draw_template()
         self._reset(None)
         # start-up self-test, as the chute does: one random 540 x 960 frame must answer
@@ -743,7 +838,7 @@ class Miner:
 
     def __repr__(self) -> str:
         return (f"Miner({self.path}, detect {self.detector.w}x{self.detector.h}, "
-                f"pose {self.pose.w}x{self.pose.h})")
+                f"pose {self.pose.w}x{self.pose.h}, ball {'ball.onnx' if self.ball else 'from the detector'})")
 
     # per-clip state, one per thread -------------------------------------------------------------
     # The chutes runtime answers concurrent challenges (the chute's `concurrency`) in parallel
@@ -778,6 +873,8 @@ class Miner:
         score = scores_all[cls, np.arange(out.shape[1])]
         thr = np.where(cls == BALL, self.cfg["ball_conf"], self.cfg["det_conf"])
         keep = score >= thr
+        if self.ball is not None:
+            keep &= cls != BALL   # the ball model finds the ball (`balls`)
         if not keep.any():
             return np.zeros((0, 4)), np.zeros(0), np.zeros(0, dtype=np.int64)
         cxcywh, score, cls = out[:4, keep].T, score[keep], cls[keep]
@@ -942,9 +1039,9 @@ class Miner:
     # the contract ------------------------------------------------------------------------------
     def predict_batch(self, batch_images: list[np.ndarray], offset: int, n_keypoints: int) -> list[FrameResult]:
         """One `FrameResult` per image: frame_id = offset + i, boxes by the element's objects, n_keypoints [x, y]."""
-        results = []
-        for i, frame in enumerate(batch_images):
-            frame = _as_bgr(frame)
+        results, cands = [], []
+        frames = [_as_bgr(f) for f in batch_images]
+        for i, frame in enumerate(frames):
             fid = int(offset) + i
             size = frame.shape[:2]
             if fid == 0 or size != self.size or (self.next_frame is not None and fid != self.next_frame):
@@ -972,7 +1069,33 @@ class Miner:
             kps = [[int(x), int(y)] for x, y in kp[:n_keypoints]]
             kps += [[0, 0]] * (int(n_keypoints) - len(kps))
             results.append(FrameResult(frame_id=fid, boxes=out_boxes, keypoints=kps))
+            cands.append(self._ball_candidates(frame) if self.ball is not None else None)
+        self._send_balls(results, cands, frames)
         return results
+
+    def _ball_candidates(self, frame: np.ndarray) -> np.ndarray:
+        return self.ball.candidates(frame, int(self.cfg["ball_topk"]), float(self.cfg["ball_min"]))
+
+    def _send_balls(self, results: list, cands: list, frames: list[np.ndarray]) -> None:
+        """Each frame's ball on the batch's path, appended to its boxes (after the tracked ones)."""
+        if self.ball is None or BALL not in self.out_cls or not frames:
+            return
+        for res, frame, ball in zip(results, frames, ball_path(cands, frames[0].shape[1], self.cfg)):
+            if ball is None:
+                continue
+            H, W = frame.shape[:2]
+            x1, y1 = int(round(max(0.0, ball[0]))), int(round(max(0.0, ball[1])))
+            x2, y2 = int(round(min(W - 1.0, ball[2]))), int(round(min(H - 1.0, ball[3])))
+            if x2 > x1 and y2 > y1:
+                res.boxes.append(Box(x1=x1, y1=y1, x2=x2, y2=y2, cls_id=self.out_cls[BALL],
+                                     conf=round(float(ball[4]), 4), team_id=None))
+
+    def balls(self, frames: list[np.ndarray]) -> list:
+        """Per frame the ball sent (x1, y1, x2, y2, heat) or None: `ball_path` over the frames'
+        candidates. All None without ball.onnx (the detector's ball goes through the tracker)."""
+        if self.ball is None or not frames:
+            return [None] * len(frames)
+        return ball_path([self._ball_candidates(f) for f in frames], frames[0].shape[1], self.cfg)
 
     def _vote_teams(self, frame: np.ndarray, boxes: np.ndarray, reported: list) -> None:
         players = [(tr, d) for tr, d in reported if tr.cls == PLAYER and d >= 0]

@@ -1,0 +1,169 @@
+"""Ball samples: frames at the miner's work size (960 x 540) with every ball's box, from real
+labelled sets and from the kit's synthetic clips.
+
+Decisions:
+- Real sets are YOLO exports (`data.yaml` + images/labels per split). Roboflow stretches 16:9
+  frames to a square; labels are normalised, so resizing the image back to 960 x 540 keeps them
+  right. A set's ball class is found by name (`football`, `ball`, `sports ball`...), never by
+  index: the class order differs between exports.
+- A frame without a ball box is kept: it teaches the model where the ball is not, and it is
+  where a precision figure is earned.
+- Synthetic frames come from `kit.synth.render_frames` in memory (no mp4 round trip): their ball
+  box is the drawn sprite's extent, exactly what the synthetic ground truth scores.
+
+Usage: from kit.ball.data import real_split; frames = real_split("../shared/data/real/<a YOLO export>", "valid")
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+import yaml
+
+from .. import KitError
+
+#: The size every sample is brought to: the football miner's work size (`work_px` in miner.py).
+WORK_W, WORK_H = 960, 540
+#: Class names taken as "the ball" in a labelled set (lower case).
+BALL_NAMES = ("ball", "football", "sports ball", "soccer ball", "soccer-ball")
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
+
+
+@dataclass
+class BallFrame:
+    """One frame (BGR uint8, 540 x 960), its balls as float boxes (x1, y1, x2, y2) in its pixels and,
+    when the labels have them, the people's boxes (their feet are where a ball is easiest to confuse:
+    white boots and socks; training samples crops there)."""
+
+    image: np.ndarray
+    boxes: np.ndarray = field(default_factory=lambda: np.zeros((0, 4), np.float32))
+    name: str = ""
+    people: np.ndarray = field(default_factory=lambda: np.zeros((0, 4), np.float32))
+
+
+def ball_class(data_yaml: Path) -> int:
+    """The index of the ball class in a YOLO `data.yaml`; KitError names the classes when none is a ball."""
+    try:
+        names = yaml.safe_load(data_yaml.read_text())["names"]
+    except (OSError, KeyError, TypeError, yaml.YAMLError) as e:
+        raise KitError(f"{data_yaml}: cannot read its class names ({e}); pass a YOLO export's data.yaml") from None
+    names = list(names.values()) if isinstance(names, dict) else list(names)
+    for i, n in enumerate(names):
+        if str(n).strip().lower() in BALL_NAMES:
+            return i
+    raise KitError(f"{data_yaml}: no ball class among {names}; the ball model trains on a class named one of "
+                   f"{list(BALL_NAMES)}")
+
+
+def _split_dir(root: Path, split: str) -> Path:
+    for d in (root / split, root / {"val": "valid", "valid": "val"}.get(split, split)):
+        if (d / "images").is_dir():
+            return d
+    raise KitError(f"{root}: no {split}/images folder; a YOLO export has train/, valid/ and test/ with images/ "
+                   "and labels/")
+
+
+def real_split(root: str | os.PathLike, split: str, limit: int | None = None) -> list[BallFrame]:
+    """Every frame of one split of a YOLO export, resized to 960 x 540, with its ball boxes."""
+    root = Path(root)
+    if not (root / "data.yaml").is_file():
+        raise KitError(f"{root}: no data.yaml; pass the folder of a YOLO export (e.g. a Roboflow YOLOv8 download)")
+    cls = ball_class(root / "data.yaml")
+    d = _split_dir(root, split)
+    out = []
+    for img_path in sorted(p for p in (d / "images").iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)[:limit]:
+        img = cv2.imread(str(img_path))
+        if img is None:
+            raise KitError(f"{img_path}: not a readable image; remove it or re-export the set")
+        boxes, people = [], []
+        label = d / "labels" / (img_path.stem + ".txt")
+        for line in (label.read_text().splitlines() if label.is_file() else []):
+            parts = line.split()
+            if len(parts) >= 5:
+                cx, cy, w, h = (float(v) for v in parts[1:5])
+                box = ((cx - w / 2) * WORK_W, (cy - h / 2) * WORK_H, (cx + w / 2) * WORK_W, (cy + h / 2) * WORK_H)
+                (boxes if int(float(parts[0])) == cls else people).append(box)
+        img = cv2.resize(img, (WORK_W, WORK_H), interpolation=cv2.INTER_AREA)
+        out.append(BallFrame(img, _boxes(boxes), img_path.name, _boxes(people)))
+    if not out:
+        raise KitError(f"{d / 'images'}: no images")
+    return out
+
+
+def clip_group(name: str) -> str:
+    """The clip a Roboflow frame came from: its file name's first two `_` fields (`08fd33_0_10_png.rf.x.jpg`
+    -> `08fd33_0`); frames of one clip are near-duplicates, so a held-out set holds out whole clips."""
+    return "_".join(Path(name).name.split("_")[:2])
+
+
+def reference_groups() -> list[str]:
+    """The 10 clips of the real box set that the reference detector never saw (its `run.json`, real >
+    detect > groups > test): the ball model holds out the same ones, so both are measured on them."""
+    import json
+
+    from ..bundle import REFERENCE_DIR
+
+    run = REFERENCE_DIR / "run.json"
+    try:
+        return list(json.loads(run.read_text())["real"]["detect"]["groups"]["test"])
+    except (OSError, KeyError, ValueError) as e:
+        raise KitError(f"{run}: cannot read the reference's held-out clips ({e}); pass the groups by name") from None
+
+
+def groups_arg(text: str | None) -> set[str] | None:
+    """`--hold-out` / `--groups`: comma-separated clip names, 'reference' (`reference_groups`), or none."""
+    if not text:
+        return None
+    return set(reference_groups()) if text == "reference" else {g.strip() for g in text.split(",") if g.strip()}
+
+
+def real_frames(root: str | os.PathLike, groups: set[str] | None = None,
+                exclude: set[str] | None = None) -> list[BallFrame]:
+    """Every split of a YOLO export, keeping the frames of `groups` (all when None) minus those of `exclude`."""
+    out = []
+    for split in ("train", "valid", "test"):
+        try:
+            frames = real_split(root, split)
+        except KitError as e:
+            if "no " + split in str(e):
+                continue
+            raise
+        out += [f for f in frames if (groups is None or clip_group(f.name) in groups)
+                and not (exclude and clip_group(f.name) in exclude)]
+    if not out:
+        raise KitError(f"{root}: no frame left of groups {sorted(groups or [])} minus {sorted(exclude or [])}; "
+                       "clip names are the file names' first two `_` fields")
+    return out
+
+
+def synthetic_frames(n_clips: int, frames_per_clip: int, seed: int, stride: int = 3,
+                     difficulties: tuple[str, ...] = ("easy", "default", "hard")) -> list[BallFrame]:
+    """Frames of `n_clips` synthetic clips (every `stride`-th of `frames_per_clip`), their ball boxes
+    from the synthetic ground truth (track id 0, class 0)."""
+    from ..synth import render_frames
+    from ..synth.clips import clip_seed
+
+    out = []
+    for c in range(n_clips):
+        diff = difficulties[c % len(difficulties)]
+        for i, (img, gt) in enumerate(render_frames(frames_per_clip, clip_seed(seed, c), difficulty=diff)):
+            if i % stride:
+                continue
+            boxes = [(b.x1, b.y1, b.x2, b.y2) for b in gt.boxes if b.cls_id == 0]
+            people = [(b.x1, b.y1, b.x2, b.y2) for b in gt.boxes if b.cls_id != 0]
+            out.append(BallFrame(_to_work(img), _boxes(boxes), f"synth{c}_{i}", _boxes(people)))
+    return out
+
+
+def _boxes(boxes: list) -> np.ndarray:
+    return np.array(boxes, np.float32).reshape(-1, 4)
+
+
+def _to_work(img: np.ndarray) -> np.ndarray:
+    if img.shape[:2] == (WORK_H, WORK_W):
+        return img
+    return cv2.resize(img, (WORK_W, WORK_H), interpolation=cv2.INTER_AREA)
