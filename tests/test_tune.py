@@ -172,13 +172,16 @@ def test_a_clip_replay_answers_as_a_fresh_miner_at_that_setting(tmp_path):
     bundle = package(tmp_path / "bundle")
     el = load_manifest().element("PlayerDetect_v1@1.0")
     obj = ClipObjective(load_miner(bundle), el, clip)
-    setting = {"det_conf": 0.15, "det_iou": 0.45, "ball_conf": 0.05}
+    setting = {"det_conf": 0.15, "det_iou": 0.45, "ball_thr": 0.1}   # the reference bundle has ball.onnx
+    assert set(obj.knobs) == set(setting) and len(obj.replays) == 3
     replayed = obj.answer(0, setting)
     assert not (bundle / "miner.json").exists()          # the football bundle runs on miner.py's SETTINGS
     (bundle / "miner.json").write_text(json.dumps(setting))
     fresh = answer_ok([frame_dict(r) for r in load_miner(bundle).predict_batch(obj.frames[0], 0, 32)])
     assert replayed == fresh
-    assert replayed != obj.answer(0, {"det_conf": 0.5, "det_iou": 0.55, "ball_conf": 0.4})
+    assert replayed != obj.answer(0, {"det_conf": 0.5, "det_iou": 0.55, "ball_thr": 0.6})
+    balls = [b for f in replayed["predictions"]["frames"] for b in f["boxes"] if b["cls_id"] == 0]
+    assert balls, "the ball model's answers are replayed too"
     assert len(obj.finals(setting)) == 1
     # recorded in a chunk (ClipPass, what a Ray task runs), replayed here: the same answer
     from kit.tune.clips import ClipPass

@@ -26,11 +26,15 @@ from .. import KitError
 from ..contract import answer_ok, frame_dict, load_ground_truth
 from ..manifest import Element
 
-__all__ = ["ClipObjective", "ClipPass", "clip_passes", "clip_space", "find_clips", "tune_clips", "CLIP_KNOBS"]
+__all__ = ["ClipObjective", "ClipPass", "clip_passes", "clip_space", "clip_knobs", "find_clips", "tune_clips",
+           "CLIP_KNOBS", "BALL_MODEL_KNOBS"]
 
-#: The football miner's knobs a sweep changes, and their grids.
+#: The football miner's knobs a sweep changes, and their grids: the detector's two, and the ball's
+#: bar (`ball_thr` of the ball model's heat when the bundle has ball.onnx, else `ball_conf` of the
+#: detector's ball class; `clip_knobs`).
 CLIP_KNOBS = {"det_conf": [0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5], "det_iou": [0.45, 0.55, 0.65, 0.75],
               "ball_conf": [0.05, 0.1, 0.15, 0.2, 0.3, 0.4]}
+BALL_MODEL_KNOBS = {"ball_thr": [0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5]}
 #: Decoded frames kept in memory at most (a 1280 x 720 frame is 2.8 MB).
 MAX_FRAMES = 3000
 
@@ -75,7 +79,8 @@ class ClipObjective:
                  tapes: list[tuple[list, list, float]] | None = None):
         from ..datasets import iter_frames
 
-        missing = [k for k in CLIP_KNOBS if k not in getattr(miner, "cfg", {})]
+        self.knobs = clip_knobs(miner)
+        missing = [k for k in self.knobs if k not in getattr(miner, "cfg", {})]
         if missing or not hasattr(miner, "detector") or not hasattr(miner, "keypoints"):
             raise KitError(f"the bundle's miner has no {missing or 'detector/keypoints'}: clip tuning needs the kit's "
                            "football miner (chute_template/bundle/miner.py)")
@@ -90,21 +95,20 @@ class ClipObjective:
                                "give fewer or shorter clips")
             self.frames.append(frames)
             self.truths.append(load_ground_truth(truth))
-        self.detector, self.keypoints = _Replay(miner.detector), _Replay(miner.keypoints)
-        miner.detector, miner.keypoints = self.detector, self.keypoints
+        self.replays = _replays(miner)
         t0 = time.perf_counter()
         if tapes is None:
             for i in range(len(self.clips)):
-                self.detector.rewind(recording=True)
-                self.keypoints.rewind(recording=True)
+                for r in self.replays:
+                    r.rewind(recording=True)
                 self._predict(i)
-                self.tapes.append((self.detector.tape, self.keypoints.tape))
+                self.tapes.append(tuple(r.tape for r in self.replays))
             self.model_seconds = time.perf_counter() - t0
-        else:   # recorded elsewhere (ClipPass, in Ray tasks): (detector tape, keypoints tape, seconds) per clip
+        else:   # recorded elsewhere (ClipPass, in Ray tasks): (its models' tapes, seconds) per clip
             if len(tapes) != len(self.clips):
                 raise KitError(f"{len(tapes)} recorded clips for {len(self.clips)} clips (a chunk went missing)")
-            self.tapes = [(det, kp) for det, kp, _ in tapes]
-            self.model_seconds = float(sum(sec for _, _, sec in tapes))
+            self.tapes = [tuple(clip[0]) for clip in tapes]
+            self.model_seconds = float(sum(sec for _, sec in tapes))
         self.n = len(self.clips)
         self.memo: dict[tuple, Any] = {}
 
@@ -115,9 +119,9 @@ class ClipObjective:
     def answer(self, i: int, setting: dict[str, Any]) -> dict[str, Any]:
         """Clip i's answer at this setting (the miner's own code, its models replayed)."""
         self.miner.cfg.update(setting)
-        self.detector.tape, self.keypoints.tape = self.tapes[i]
-        self.detector.rewind()
-        self.keypoints.rewind()
+        for r, tape in zip(self.replays, self.tapes[i]):
+            r.tape = tape
+            r.rewind()
         return self._predict(i)
 
     def _score(self, i: int, setting: dict[str, Any]) -> Any:
@@ -145,32 +149,48 @@ class ClipObjective:
 
 class ClipPass:
     """The models once per clip of a chunk (a Ray task): the bundle's miner loaded in the worker, its
-    detector and keypoints recorded as ClipObjective records them; (detector tape, keypoints tape,
-    seconds) per clip, in the chunk's order."""
+    models recorded as ClipObjective records them; (the tapes, seconds) per clip, in the chunk's order."""
 
     def __init__(self, bundle: str):
         self.bundle = str(bundle)
 
-    def __call__(self, clips: list[tuple[str, str]]) -> list[tuple[list, list, float]]:
+    def __call__(self, clips: list[tuple[str, str]]) -> list[tuple[tuple, float]]:
         from ..comply import load_miner
         from ..datasets import iter_frames
 
         miner = load_miner(self.bundle)
-        detector, keypoints = _Replay(miner.detector), _Replay(miner.keypoints)
-        miner.detector, miner.keypoints = detector, keypoints
+        replays = _replays(miner)
         out = []
         for video, _ in clips:
             frames = [f for _, f in iter_frames(Path(video))]
-            detector.rewind(recording=True)
-            keypoints.rewind(recording=True)
+            for r in replays:
+                r.rewind(recording=True)
             t0 = time.perf_counter()
             miner.predict_batch(frames, 0, 32)
-            out.append((detector.tape, keypoints.tape, time.perf_counter() - t0))
+            out.append((tuple(r.tape for r in replays), time.perf_counter() - t0))
         return out
 
 
+def _replays(miner: Any) -> list[_Replay]:
+    """The miner's costly calls that no knob changes, wrapped to record then replay: the detector's
+    raw output, the pitch keypoints and, with ball.onnx, the ball candidates per frame."""
+    out = [_Replay(miner.detector), _Replay(miner.keypoints)]
+    miner.detector, miner.keypoints = out
+    if getattr(miner, "ball", None) is not None:
+        out.append(_Replay(miner.ball.candidates))
+        miner.ball.candidates = out[-1]
+    return out
+
+
+def clip_knobs(miner: Any) -> dict[str, list[float]]:
+    """The knobs a sweep of this miner changes, with their grids (`CLIP_KNOBS`, `BALL_MODEL_KNOBS`)."""
+    knobs = {k: v for k, v in CLIP_KNOBS.items() if k != "ball_conf"}
+    return {**knobs, **(BALL_MODEL_KNOBS if getattr(miner, "ball", None) is not None
+                        else {"ball_conf": CLIP_KNOBS["ball_conf"]})}
+
+
 def clip_passes(bundle: Path, clips: list[tuple[Path, Path]], workers: int = 1, ray_address: str | None = None,
-                log: Any = print) -> list[tuple[list, list, float]] | None:
+                log: Any = print) -> list[tuple[tuple, float]] | None:
     """The clips' model pass in `workers` chunks as Ray tasks, or None (in process: ClipObjective records)."""
     from .. import runs_ray
 
@@ -180,12 +200,14 @@ def clip_passes(bundle: Path, clips: list[tuple[Path, Path]], workers: int = 1, 
                                log=log or (lambda s: None))
 
 
-def clip_space(cfg: dict[str, Any]) -> Any:
+def clip_space(miner: Any) -> Any:
     from .search import Space
 
-    default = {k: cfg[k] for k in CLIP_KNOBS}
-    grid = {k: sorted(set(v) | {default[k]}) for k, v in CLIP_KNOBS.items()}
-    return Space({"det_conf": grid["det_conf"], "det_iou": grid["det_iou"]}, {"ball_conf": grid["ball_conf"]}, default)
+    knobs = clip_knobs(miner)
+    default = {k: miner.cfg[k] for k in knobs}
+    grid = {k: sorted(set(v) | {default[k]}) for k, v in knobs.items()}
+    ball = next(k for k in knobs if k.startswith("ball_"))
+    return Space({"det_conf": grid["det_conf"], "det_iou": grid["det_iou"]}, {ball: grid[ball]}, default)
 
 
 def tune_clips(bundle: Path, element: Element, data: Any, holdout: bool, min_clips: int, log: Any = print,
@@ -209,7 +231,7 @@ def tune_clips(bundle: Path, element: Element, data: Any, holdout: bool, min_cli
         log(f"{len(tune)} tune clips through the models once ({objective.model_seconds:.1f} s)")
     hold = ClipObjective(load_miner(bundle), element, held, manifest,
                          clip_passes(bundle, held, workers, ray_address, log)) if held else None
-    space = clip_space(miner.cfg)
+    space = clip_space(miner)
     sweep = search(objective, space)
     figures = compare(objective, hold, sweep, "det_conf", space.joint["det_conf"])
     return TuneResult(element.id, "clip", bundle, str(data), "odd" if holdout else "all", "even" if holdout else None,
