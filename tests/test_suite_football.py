@@ -42,6 +42,9 @@ def test_tvkit_run_smoke_runs_the_suite_wired_and_writes_no_secret(tmp_path):
     # 03 scores the held-out clip that 01 made, not one of its own
     assert params["passed"]["03_evaluate"]["sources"]["video"] == "01_data_prep"
     assert metrics["03_evaluate"]["video"] == metrics["01_data_prep"]["video"]
+    # 03 also checks the ball model on held-out real frames (at most real_frames of them)
+    ball = metrics["03_evaluate"]["real_ball"]
+    assert ball["frames"] == 12 and ball["n_ref"] > 0 and ball["tp"] + ball["fp"] <= ball["frames"]
     assert metrics["01_data_prep"]["clip_splits"][os.path.basename(metrics["03_evaluate"]["video"])[:-4]] == "val"
     # 02 scores the bundle it hands on on that clip too; 04 dry-runs that very bundle: one score three times
     assert params["passed"]["02_train"]["sources"]["video"] == "01_data_prep"

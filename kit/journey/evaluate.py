@@ -2,7 +2,8 @@
 the report's pictures, the thresholds tuned by the exact score, and real frames (clips).
 
 Usage: `nb = journey.start("03_evaluate", globals())`; clips: `nb.inputs()`, `nb.score()`, `nb.timeline()`,
-`nb.spread()`, `nb.report()`, `nb.explorer()`, `nb.compare()`, `nb.real_frames("keypoints")`; photos:
+`nb.spread()`, `nb.report()`, `nb.explorer()`, `nb.compare()`, `nb.real_frames("keypoints")` (and "boxes",
+"ball"); photos:
 `nb.score_photos()`, `nb.photo_report("scores")`, `nb.tune()`; then `metrics = nb.record()`.
 
 Decisions:
@@ -12,7 +13,8 @@ Decisions:
   the comparison is with the perfect answer, the ceiling on the clip.
 - **Real frames** are the shared exports (or the sets 02 imported), split as the reference model
   held them out, scored through the bundle handed on (else the reference, packaged without its
-  self-test, as before); their summaries join the recorded metrics as `real_keypoints` / `real_boxes`.
+  self-test, as before); their summaries join the recorded metrics as `real_keypoints` / `real_boxes` /
+  `real_ball` (the ball model, when the bundle has one, on the clips the reference held out).
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ from .fallbacks import bundle_or_reference, clip_or_synthetic
 
 __all__ = ["Evaluate"]
 
-_REAL_SETS = {"keypoints": ("pose", "real_pose_data"), "boxes": ("detect", "real_detect_data")}
+_REAL_SETS = {"keypoints": ("pose", "real_pose_data"), "boxes": ("detect", "real_detect_data"),
+              "ball": ("detect", "real_detect_data")}
 
 
 class Evaluate(Steps):
@@ -144,7 +147,7 @@ class Evaluate(Steps):
                      picture=report.compare_figure(self.ev.breakdown, earlier, labels=(label, "this run")))
 
     def real_frames(self, what: str) -> Shown:
-        """The bundle on real labelled frames it never trained on: "keypoints" or "boxes" (clip elements)."""
+        """The bundle on real labelled frames it never trained on: "keypoints", "boxes" or "ball" (clip elements)."""
         if self.kind != "clip":
             return self.skipped("real frames", "clip")
         from ..bundle import REFERENCE_DIR
@@ -157,12 +160,30 @@ class Evaluate(Steps):
             return Shown(f"{what}: no data at {src} (import some with `tvkit dataset import` and set {param})")
         self.bundle = bundle_or_reference(getattr(self, "bundle", None) or self.p.bundle, self.el, self.out_dir,
                                           "reference_bundle", run_self_test=False)
+        if what == "ball":
+            return self._real_ball(Path(src), Path(src) == Path(SHARED_EXPORTS[task]))
         data = as_kit_dataset(src, self.out_dir / "real" / task, task, held_out_from=REFERENCE_DIR / "run.json")
         ev = evaluate_labelled(data, self.bundle, self.p.real_split, max_frames=self.p.real_frames or None,
                                report=self.out_dir / f"real_{what}", progress=True)
         self.real_metrics[f"real_{what}"] = ev.summary
         pngs = [p for p in ev.pictures.values() if Path(p).suffix == ".png"]
         return Shown(format_labelled(ev), picture=pngs[0] if pngs else None, value=ev)
+
+    def _real_ball(self, src: Path, shared: bool) -> Shown:
+        """The ball model (kit.ball) on held-out real frames: the reference's held-out clips of the shared
+        set, else the export's `real_split`; at most `real_frames` of them; the misses enlarged."""
+        from ..ball.data import real_frames, real_split, reference_groups
+        from ..ball.evaluate import frame_report, miss_gallery
+
+        if not (Path(self.bundle) / "ball.onnx").is_file():
+            return Shown(f"the ball: {self.bundle} has no ball.onnx (`tvkit package --ball-model`), so the detector's "
+                         "ball class answers; `tvkit ball evaluate` measures a ball model")
+        frames = (real_frames(src, groups=set(reference_groups())) if shared
+                  else real_split(src, {"val": "valid"}.get(self.p.real_split, self.p.real_split)))
+        frames = frames[:self.p.real_frames or None]
+        rep = frame_report(self.bundle, frames, f"{src.name} (held out)")
+        self.real_metrics["real_ball"] = rep.to_dict()
+        return Shown(str(rep), picture=miss_gallery(frames, rep, self.out_dir / "real_ball" / "misses.png"), value=rep)
 
     # --- image elements --------------------------------------------------------------------------
 
