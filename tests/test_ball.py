@@ -65,9 +65,7 @@ def test_real_frames_are_read_at_the_work_size_with_their_ball_boxes():
     sizes = np.concatenate([f.boxes[:, 2:] - f.boxes[:, :2] for f in frames])
     assert len(sizes) == 24 and 3 <= np.median(sizes) <= 8      # a ball is a few pixels at 960 x 540
     with pytest.raises(KitError, match="no ball class"):
-        from kit.ball.data import ball_class
-
-        ball_class(SHARED / "data" / "real" / "soccer-field-localization-v9" / "data.yaml")
+        real_split(SHARED / "data" / "real" / "soccer-field-localization-v9", "test")
 
 
 def test_held_out_clips_are_whole_clips_and_never_meet_the_training_frames():

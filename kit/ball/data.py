@@ -22,7 +22,6 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import yaml
 
 from .. import KitError
 
@@ -45,42 +44,32 @@ class BallFrame:
     people: np.ndarray = field(default_factory=lambda: np.zeros((0, 4), np.float32))
 
 
-def ball_class(data_yaml: Path) -> int:
-    """The index of the ball class in a YOLO `data.yaml`; KitError names the classes when none is a ball."""
-    try:
-        names = yaml.safe_load(data_yaml.read_text())["names"]
-    except (OSError, KeyError, TypeError, yaml.YAMLError) as e:
-        raise KitError(f"{data_yaml}: cannot read its class names ({e}); pass a YOLO export's data.yaml") from None
-    names = list(names.values()) if isinstance(names, dict) else list(names)
-    for i, n in enumerate(names):
+def ball_class(names: dict[int, str], where: object) -> int:
+    """The id of the ball class among a dataset's class names; KitError names the classes when none is a ball."""
+    for i, n in sorted(names.items()):
         if str(n).strip().lower() in BALL_NAMES:
             return i
-    raise KitError(f"{data_yaml}: no ball class among {names}; the ball model trains on a class named one of "
-                   f"{list(BALL_NAMES)}")
-
-
-def _split_dir(root: Path, split: str) -> Path:
-    for d in (root / split, root / {"val": "valid", "valid": "val"}.get(split, split)):
-        if (d / "images").is_dir():
-            return d
-    raise KitError(f"{root}: no {split}/images folder; a YOLO export has train/, valid/ and test/ with images/ "
-                   "and labels/")
+    raise KitError(f"{where}: no ball class among {list(names.values())}; the ball model needs a class named one "
+                   f"of {list(BALL_NAMES)}")
 
 
 def real_split(root: str | os.PathLike, split: str, limit: int | None = None) -> list[BallFrame]:
-    """Every frame of one split of a YOLO export, resized to 960 x 540, with its ball boxes."""
-    root = Path(root)
-    if not (root / "data.yaml").is_file():
-        raise KitError(f"{root}: no data.yaml; pass the folder of a YOLO export (e.g. a Roboflow YOLOv8 download)")
-    cls = ball_class(root / "data.yaml")
-    d = _split_dir(root, split)
+    """Every frame of one split of a YOLO dataset (a Roboflow export or a kit dataset: its folder or its
+    data.yaml), resized to 960 x 540, with its ball boxes and the other objects as people."""
+    from ..datasets.core import label_path, read_data_yaml
+
+    ds = read_data_yaml(root)
+    cls = ball_class(ds.names, ds.yaml_path)
+    key = {"valid": "val", "validation": "val"}.get(split, split)
+    if key not in ds.splits:
+        raise KitError(f"{ds.yaml_path}: no {split} split (it has {sorted(ds.splits)})")
     out = []
-    for img_path in sorted(p for p in (d / "images").iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)[:limit]:
+    for img_path in ds.images(key)[:limit]:
         img = cv2.imread(str(img_path))
         if img is None:
             raise KitError(f"{img_path}: not a readable image; remove it or re-export the set")
         boxes, people = [], []
-        label = d / "labels" / (img_path.stem + ".txt")
+        label = label_path(img_path)
         for line in (label.read_text().splitlines() if label.is_file() else []):
             parts = line.split()
             if len(parts) >= 5:
@@ -90,7 +79,7 @@ def real_split(root: str | os.PathLike, split: str, limit: int | None = None) ->
         img = cv2.resize(img, (WORK_W, WORK_H), interpolation=cv2.INTER_AREA)
         out.append(BallFrame(img, _boxes(boxes), img_path.name, _boxes(people)))
     if not out:
-        raise KitError(f"{d / 'images'}: no images")
+        raise KitError(f"{ds.yaml_path}: no images in its {split} split")
     return out
 
 
@@ -124,14 +113,11 @@ def groups_arg(text: str | None) -> set[str] | None:
 def real_frames(root: str | os.PathLike, groups: set[str] | None = None,
                 exclude: set[str] | None = None) -> list[BallFrame]:
     """Every split of a YOLO export, keeping the frames of `groups` (all when None) minus those of `exclude`."""
+    from ..datasets.core import read_data_yaml
+
     out = []
-    for split in ("train", "valid", "test"):
-        try:
-            frames = real_split(root, split)
-        except KitError as e:
-            if "no " + split in str(e):
-                continue
-            raise
+    for split in [s for s in ("train", "val", "test") if s in read_data_yaml(root).splits]:
+        frames = real_split(root, split)
         out += [f for f in frames if (groups is None or clip_group(f.name) in groups)
                 and not (exclude and clip_group(f.name) in exclude)]
     if not out:

@@ -171,17 +171,17 @@ class Evaluate(Steps):
 
     def _real_ball(self, src: Path, shared: bool) -> Shown:
         """The ball model (kit.ball) on held-out real frames: the reference's held-out clips of the shared
-        set, else the export's `real_split`; at most `real_frames` of them; the misses enlarged."""
+        export, else the `real_split` of the set given (02 hands on the shared set imported with those
+        clips as its test split); at most `real_frames` of them; the misses enlarged."""
         from ..ball.data import real_frames, real_split, reference_groups
         from ..ball.evaluate import frame_report, miss_gallery
 
         if not (Path(self.bundle) / "ball.onnx").is_file():
             return Shown(f"the ball: {self.bundle} has no ball.onnx (`tvkit package --ball-model`), so the detector's "
                          "ball class answers; `tvkit ball evaluate` measures a ball model")
-        frames = (real_frames(src, groups=set(reference_groups())) if shared
-                  else real_split(src, {"val": "valid"}.get(self.p.real_split, self.p.real_split)))
+        frames = real_frames(src, groups=set(reference_groups())) if shared else real_split(src, self.p.real_split)
         frames = frames[:self.p.real_frames or None]
-        rep = frame_report(self.bundle, frames, f"{src.name} (held out)")
+        rep = frame_report(self.bundle, frames, f"{(src.parent if src.is_file() else src).name} (held out)")
         self.real_metrics["real_ball"] = rep.to_dict()
         return Shown(str(rep), picture=miss_gallery(frames, rep, self.out_dir / "real_ball" / "misses.png"), value=rep)
 
