@@ -11,7 +11,7 @@ threshold for a box that small is 0.30, so a 6 px ball predicted 2 px off alread
   trained on the labelled boxes themselves;
 - context without cost: depthwise 3 x 3 convolutions dilated 1, 2, 4, 8 see about 70 px around
   each cell (a white sock or a line crossing looks like a ball until the player or the line is
-  in view) for about 0.4 GMAC a frame (about 10 ms on 2 cores);
+  in view) for about 0.5 GMAC a frame (23.7 ms p50 on 2 cores, bench/bench_ball.py);
 - the heat channel is trained with CenterNet's penalty-reduced focal loss on a Gaussian around
   the centre; the offset and size with L1 at the centre cell only.
 The network ends in a sigmoid over the heat channel; the ONNX model's one output is
