@@ -17,6 +17,7 @@ Usage: from kit.ball.data import real_split; frames = real_split("../shared/data
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -53,9 +54,11 @@ def ball_class(names: dict[int, str], where: object) -> int:
                    f"of {list(BALL_NAMES)}")
 
 
-def real_split(root: str | os.PathLike, split: str, limit: int | None = None) -> list[BallFrame]:
+def real_split(root: str | os.PathLike, split: str, limit: int | None = None,
+               keep: Callable[[str], bool] | None = None) -> list[BallFrame]:
     """Every frame of one split of a YOLO dataset (a Roboflow export or a kit dataset: its folder or its
-    data.yaml), resized to 960 x 540, with its ball boxes and the other objects as people."""
+    data.yaml) whose file name `keep` accepts (all by default), resized to 960 x 540, with its ball boxes
+    and the other objects as people. Names are filtered before any image is read."""
     from ..datasets.core import label_path, read_data_yaml
 
     ds = read_data_yaml(root)
@@ -64,7 +67,7 @@ def real_split(root: str | os.PathLike, split: str, limit: int | None = None) ->
     if key not in ds.splits:
         raise KitError(f"{ds.yaml_path}: no {split} split (it has {sorted(ds.splits)})")
     out = []
-    for img_path in ds.images(key)[:limit]:
+    for img_path in [p for p in ds.images(key) if keep is None or keep(p.name)][:limit]:
         img = cv2.imread(str(img_path))
         if img is None:
             raise KitError(f"{img_path}: not a readable image; remove it or re-export the set")
@@ -115,11 +118,17 @@ def real_frames(root: str | os.PathLike, groups: set[str] | None = None,
     """Every split of a YOLO export, keeping the frames of `groups` (all when None) minus those of `exclude`."""
     from ..datasets.core import read_data_yaml
 
+    def wanted(name: str) -> bool:
+        g = clip_group(name)
+        return (groups is None or g in groups) and not (exclude and g in exclude)
+
     out = []
     for split in [s for s in ("train", "val", "test") if s in read_data_yaml(root).splits]:
-        frames = real_split(root, split)
-        out += [f for f in frames if (groups is None or clip_group(f.name) in groups)
-                and not (exclude and clip_group(f.name) in exclude)]
+        try:
+            out += real_split(root, split, keep=wanted)
+        except KitError as e:
+            if "no images in" not in str(e):   # a split with none of the wanted clips is fine
+                raise
     if not out:
         raise KitError(f"{root}: no frame left of groups {sorted(groups or [])} minus {sorted(exclude or [])}; "
                        "clip names are the file names' first two `_` fields")
@@ -130,15 +139,13 @@ def synthetic_frames(n_clips: int, frames_per_clip: int, seed: int, stride: int 
                      difficulties: tuple[str, ...] = ("easy", "default", "hard")) -> list[BallFrame]:
     """Frames of `n_clips` synthetic clips (every `stride`-th of `frames_per_clip`), their ball boxes
     from the synthetic ground truth (track id 0, class 0)."""
-    from ..synth import render_frames
-    from ..synth.clips import clip_seed
+    from ..synth import ClipRenderer, clip_seed
 
     out = []
     for c in range(n_clips):
-        diff = difficulties[c % len(difficulties)]
-        for i, (img, gt) in enumerate(render_frames(frames_per_clip, clip_seed(seed, c), difficulty=diff)):
-            if i % stride:
-                continue
+        clip = ClipRenderer(clip_seed(seed, c), frames_per_clip, difficulty=difficulties[c % len(difficulties)])
+        for i in range(0, frames_per_clip, stride):   # a frame renders on its own: only the kept ones are drawn
+            img, gt = clip.render(i)
             boxes = [(b.x1, b.y1, b.x2, b.y2) for b in gt.boxes if b.cls_id == 0]
             people = [(b.x1, b.y1, b.x2, b.y2) for b in gt.boxes if b.cls_id != 0]
             out.append(BallFrame(_to_work(img), _boxes(boxes), f"synth{c}_{i}", _boxes(people)))
