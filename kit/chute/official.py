@@ -44,7 +44,7 @@ from difflib import SequenceMatcher
 from pathlib import Path
 from random import Random
 
-from .. import KitError
+from .. import KitError, cache_dir
 
 #: The template's path inside the turbovision repository (and, below `scorevision/`, the package).
 TEMPLATE_RELPATH = "scorevision/miner/open_source/chute_template/turbovision_chute.py.j2"
@@ -57,7 +57,6 @@ KNOWN_TEMPLATE_SHA256 = {
 UPSTREAM_RAW_URL = "https://raw.githubusercontent.com/score-technologies/turbovision/{commit}/{path}"
 ENV_TEMPLATE = "TVKIT_CHUTE_TEMPLATE"
 ENV_RAW_URL = "TVKIT_UPSTREAM_RAW_URL"   # tests point the download at a local server
-ENV_CACHE = "TVKIT_CACHE_DIR"
 #: The assignments a validator masks before hashing; the four Jinja2 variables fill them.
 MASKED = ("HF_REPO_NAME", "HF_REPO_REVISION", "CHUTES_USERNAME", "CHUTE_NAME")
 HF_REPO_SUFFIX = "ScoreVision"
@@ -79,11 +78,6 @@ class TemplateSource:
     def describe(self) -> str:
         at = f" at {self.commit[:7]}" if self.commit else ""
         return f"{self.origin}: {self.location}{at}"
-
-
-def cache_dir() -> Path:
-    """The kit's cache folder ($TVKIT_CACHE_DIR, else ~/.cache/tvkit)."""
-    return Path(os.environ.get(ENV_CACHE) or Path.home() / ".cache" / "tvkit")
 
 
 def _from_path(given: str | os.PathLike, origin: str) -> TemplateSource:

@@ -245,7 +245,7 @@ def obtain_start(name: str = DEFAULT_START, wheel: str | os.PathLike | None = No
     >>> s.path.name, s.known.classes[:2]  # doctest: +SKIP
     ('smartrail-yolov8n-da0017f0857a.pt', ('Animal', 'Car'))
     """
-    from ..manifest import cache_dir
+    from .. import cache_dir
 
     k = known_start(name)
     folder = Path(cache) if cache else cache_dir() / "starts"

@@ -45,10 +45,8 @@ from __future__ import annotations
 
 from .example import EXAMPLE_MANIFEST_YAML, example_manifest
 from .index import (
-    CACHE_ENV,
     DEFAULT_INDEX_URL,
     INDEX_URL_ENV,
-    cache_dir,
     index_keys,
     index_url,
     load_manifest,
@@ -82,8 +80,8 @@ from .parse import parse_manifest, parse_text, read_manifest_file
 __all__ = [
     "Element", "Manifest", "ManifestError", "ElementCategory", "PillarName", "PILLARS", "REGISTERED_PILLARS",
     "KEYPOINT_TEMPLATES", "DEFAULT_INDEX_URL", "load_manifest", "example_manifest", "parse_manifest", "pull_manifest",
-    "cache_dir", "EXAMPLE_MANIFEST_YAML",
-    "INDEX_URL_ENV", "CACHE_ENV", "index_url", "index_keys", "pick_for_block", "KeypointTemplateName",
+    "EXAMPLE_MANIFEST_YAML",
+    "INDEX_URL_ENV", "index_url", "index_keys", "pick_for_block", "KeypointTemplateName",
     "GROUND_TRUTH_TYPES", "NORM_TYPES", "ElementKind", "ELEMENT_KINDS", "FOOTBALL_CHALLENGE_TYPE", "category_of",
     "prefix_hint", "ManifestSource", "EvaluateMode", "EVALUATE_MODES", "parse_text", "read_manifest_file",
 ]

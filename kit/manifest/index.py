@@ -18,21 +18,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin, urlparse
 
+from .. import cache_dir
 from .example import example_manifest
 from .model import Manifest, ManifestError
 from .parse import parse_manifest, parse_text, read_manifest_file
 
 DEFAULT_INDEX_URL = "https://turbo.scoredata.me/manifest/index.json"
 INDEX_URL_ENV = "TVKIT_MANIFEST_INDEX_URL"
-CACHE_ENV = "TVKIT_CACHE_DIR"
-
-
-def cache_dir() -> Path:
-    """The kit's cache: $TVKIT_CACHE_DIR, else $XDG_CACHE_HOME/tvkit, else ~/.cache/tvkit."""
-    if os.environ.get(CACHE_ENV):
-        return Path(os.environ[CACHE_ENV])
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "tvkit"
 
 
 def index_url() -> str:
