@@ -132,6 +132,28 @@ def test_as_kit_dataset_holds_out_what_a_training_record_held_out(pose_import, t
     assert len(reference["real"]["detect"]["groups"]["test"]) >= 5
 
 
+def test_an_export_is_imported_once_into_the_cache_and_again_when_it_changes(pose_import, tmp_path, monkeypatch):
+    """`as_kit_dataset(src, None, ...)`: the first call imports into the kit's cache, the next
+    returns that very import; an edited label file or other held-out groups make a new one."""
+    monkeypatch.setenv("TVKIT_CACHE_DIR", str(tmp_path / "cache"))
+    src, done = pose_import
+    first = as_kit_dataset(src, None, "pose", held_out_from={"real": {"pose": {"groups": {"test": ["video_1"]}}}})
+    assert first.is_relative_to(tmp_path / "cache" / "imports")
+    data = yaml.safe_load(first.read_text())
+    assert data["path"] == str(first.parent) and data["kit"]["groups"]["test"] == ["video_1"]
+    assert check_dataset(first).images["test"] > 0    # the paths inside point at the entry, not the work folder
+    stamp = first.stat().st_mtime_ns
+    again = as_kit_dataset(src, None, "pose", held_out_from={"real": {"pose": {"groups": {"test": ["video_1"]}}}})
+    assert again == first and again.stat().st_mtime_ns == stamp
+    other = as_kit_dataset(src, None, "pose", held_out_from={"real": {"pose": {"groups": {"test": ["video_3"]}}}})
+    assert other != first and yaml.safe_load(other.read_text())["kit"]["groups"]["test"] == ["video_3"]
+    label = next((src / "train" / "labels").glob("*.txt"))
+    label.write_text(label.read_text())   # same text, new modification time: the export may have changed
+    label_changed = as_kit_dataset(src, None, "pose",
+                                   held_out_from={"real": {"pose": {"groups": {"test": ["video_1"]}}}})
+    assert label_changed != first
+    assert sorted(p.name.startswith(".") for p in (tmp_path / "cache" / "imports").iterdir()) == [False] * 3
+
 def real_pose_labels() -> list[np.ndarray]:
     out = []
     for img in all_images(POSE_SRC):

@@ -42,7 +42,7 @@ from typing import Any, Literal
 import cv2
 import numpy as np
 
-from .. import KitError
+from .. import KitError, cache_dir
 from ..contract import N_KEYPOINTS
 from ..pitch import FLIP_IDX
 from .core import (
@@ -410,7 +410,7 @@ def _write_samples(tmp: Path, source: Any, assign: dict, used: list[str], labell
     return images
 
 
-def as_kit_dataset(src: str | os.PathLike, out_dir: str | os.PathLike, task: str, *,
+def as_kit_dataset(src: str | os.PathLike, out_dir: str | os.PathLike | None, task: str, *,
                    held_out_from: str | os.PathLike | dict | None = None, progress: bool = False) -> Path:
     """A kit data.yaml of `task` from `src`, importing it first if it is a raw export.
 
@@ -422,8 +422,11 @@ def as_kit_dataset(src: str | os.PathLike, out_dir: str | os.PathLike, task: str
     the test split holds no frame that model trained on. Groups the export does not have are
     left out; with none in common, the split is the usual seeded one.
 
+    `out_dir` None: the import is kept in the kit's cache (`cached_import`) and made once per
+    export, task and held-out groups, so every run after the first starts at once.
+
     Example:
-        >>> as_kit_dataset("../shared/data/real/soccer-field-localization-v9", "work/real/pose", "pose",
+        >>> as_kit_dataset("../shared/data/real/soccer-field-localization-v9", None, "pose",
         ...                held_out_from="chute_template/reference/run.json")  # doctest: +SKIP
     """
     import json
@@ -444,7 +447,47 @@ def as_kit_dataset(src: str | os.PathLike, out_dir: str | os.PathLike, task: str
         source = read_yolo_source(root) if fmt == "yolo" else read_coco_source(root)
         present = {group_of(li.image) for _, li in source.samples}
         held = [g for g in held if g in present]
+    if out_dir is None:
+        return cached_import(root, task, held, progress=progress)
     return import_export(root, out_dir, task, test_groups=held, progress=progress).data_yaml
+
+
+def cached_import(root: Path, task: str, test_groups: list[str], progress: bool = False) -> Path:
+    """`import_export(root, ..., task, test_groups=...)` kept in `cache_dir()/imports`: its data.yaml.
+
+    The cache entry is named by a hash of what decides the result: the export's files (path,
+    size, modification time), the task, the pinned groups and the importer's own code
+    (kit/datasets/*.py), so an edited export or a changed importer is imported afresh. The
+    import is written beside the entry and renamed into place, so two runs importing the same
+    export at once (a sweep's points) both end with one whole entry.
+    """
+    import hashlib
+    import tempfile
+
+
+    h = hashlib.sha256(f"{root.resolve()}|{task}|{sorted(test_groups)}".encode())
+    for f in sorted(p for p in root.rglob("*") if p.is_file()):
+        st = f.stat()
+        h.update(f"{f.relative_to(root)}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+    for f in sorted(Path(__file__).parent.glob("*.py")):
+        h.update(f.read_bytes())
+    entry = cache_dir() / "imports" / f"{root.name}-{task}-{h.hexdigest()[:16]}"
+    if (entry / "data.yaml").is_file():
+        return entry / "data.yaml"
+    entry.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{entry.name}-", dir=entry.parent))
+    try:
+        made = import_export(root, work / "data", task, test_groups=test_groups, progress=progress)
+        text = made.data_yaml.read_text()
+        made.data_yaml.write_text(text.replace(str(work / "data"), str(entry)))
+        try:
+            (work / "data").rename(entry)
+        except OSError:   # another run put it there first: theirs is the same import
+            if not (entry / "data.yaml").is_file():
+                raise
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return entry / "data.yaml"
 
 
 def _assign_splits(source: Source, split: str, group_by: str, pattern: str | None, val_fraction: float,

@@ -162,7 +162,7 @@ class Evaluate(Steps):
                                           "reference_bundle", run_self_test=False)
         if what == "ball":
             return self._real_ball(Path(src), Path(src) == Path(SHARED_EXPORTS[task]))
-        data = as_kit_dataset(src, self.out_dir / "real" / task, task, held_out_from=REFERENCE_DIR / "run.json")
+        data = as_kit_dataset(src, None, task, held_out_from=REFERENCE_DIR / "run.json")
         ev = evaluate_labelled(data, self.bundle, self.p.real_split, max_frames=self.p.real_frames or None,
                                report=self.out_dir / f"real_{what}", progress=True)
         self.real_metrics[f"real_{what}"] = ev.summary

@@ -90,7 +90,7 @@ class Train(Steps):
         from ..datasets.exports import as_kit_dataset
         from ..train import combine_data
 
-        real = as_kit_dataset(src, self.out_dir / "real" / task, task, held_out_from=REFERENCE_DIR / "run.json")
+        real = as_kit_dataset(src, None, task, held_out_from=REFERENCE_DIR / "run.json")
         real_names, our_names = read_data_yaml(real).names, read_data_yaml(ours).names
         if real_names != our_names:
             return (f"{task}: the real set's classes {real_names} differ from {ours}'s {our_names} "
