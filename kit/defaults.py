@@ -103,6 +103,8 @@ TABLE: tuple[Default, ...] = (
     # --- latency (kit.latency; the budget is the element's) --------------------------------------
     _r("latency_frames", int, 30, "whole-clip frames timed by the latency check"),
     _r("latency_per_frame", int, 20, "frames timed one at a time for p50/p95/max (0: all)"),
+    _r("latency_baseline", bool, False, "also time the clip through a naive miner (two ultralytics models a batch) "
+       "for a ratio; about 15 s, so the cpu and gpu profiles only"),
     _r("latency_images", int, 8, "image elements: photos timed, one predict_batch call each"),
     _r("challenge_frames", int, 750, "frames of a whole challenge clip as validators send it (`bench latency`)"),
     # --- evaluation (kit.evaluate, kit.images.score) ---------------------------------------------
@@ -139,8 +141,10 @@ DEFAULTS: dict[str, Default] = {d.key: d for d in TABLE}
 #: Run profiles: overlays on the table. `smoke` is the table itself.
 PROFILES: dict[str, dict[str, Any]] = {
     "smoke": {},
-    "cpu": {"clips": 6, "frames": 150, "width": 960, "height": 540, "stride": 3, "clip_frames": 250},
-    "gpu": {"clips": 24, "frames": 250, "width": 960, "height": 540, "stride": 2, "clip_frames": 750},
+    "cpu": {"clips": 6, "frames": 150, "width": 960, "height": 540, "stride": 3, "clip_frames": 250,
+            "latency_baseline": True},
+    "gpu": {"clips": 24, "frames": 250, "width": 960, "height": 540, "stride": 2, "clip_frames": 750,
+            "latency_baseline": True},
 }
 
 #: Keys any profile overlays: what `tvkit run --profile P` passes to the notebooks that declare them.

@@ -38,8 +38,8 @@ class Train(Steps):
     PARAMETERS = ("profile", "preset", "epochs", "imgsz", "detect_data_yaml", "pose_data_yaml", "video",
                   "truth", "detect_weights", "pose_weights", "init", "real_detect_data", "real_pose_data",
                   "real_frames", "device", "clips", "frames", "width", "height", "stride", "seed", "hand_on",
-                  "latency_frames", "latency_per_frame", "element", "manifest", "images", "latency_images",
-                  "run_dir", "metrics_path")
+                  "latency_frames", "latency_per_frame", "latency_baseline", "element", "manifest", "images",
+                  "latency_images", "run_dir", "metrics_path")
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
@@ -222,7 +222,7 @@ class Train(Steps):
         from ..latency import format_report, measure
 
         self.lat = measure(self.bundle, frames=self.p.latency_frames, per_frame=self.p.latency_per_frame,
-                           element=self.el)
+                           baseline=self.p.latency_baseline, element=self.el)
         return Shown(format_report(self.lat), picture=_latency_figure(self.lat, self.el.id), value=self.lat)
 
     def metrics(self) -> dict[str, Any]:
