@@ -101,7 +101,9 @@ def _init(ray: Any, address: str | None, env: dict[str, str], log: Callable[[str
     to register (ray/_private/node.py), which a busy 2-core machine can miss (measured here: the
     node timed out while a training and a notebook suite shared the cores); its processes are
     stopped by ray.shutdown before the second try."""
-    kw = dict(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False,
+    # "local": a new Ray of this machine's own, never the last `ray start` cluster found on it (which
+    # a bare ray.init() would join, refusing num_cpus)
+    kw = dict(address=address or "local", include_dashboard=False, log_to_driver=False, configure_logging=False,
               runtime_env={"env_vars": env}, **({} if address else {"num_cpus": os.cpu_count() or 1}))
     try:
         return ray.init(**kw)

@@ -1,9 +1,11 @@
 """Sweeps on Ray, recorded in MLflow: a local Ray, then the same sweep on a Ray head started here.
 
-One slow test pays Ray's start-up: four points on a local Ray with 2 CPUs (one point's notebook
-fails on purpose and the others go on), read back from the sweep's MLflow store, then two points
-sent unchanged to a second Ray head on 127.0.0.1 by address. The notebooks are tiny (a score
-from the swept parameter), so what is measured is the sweep machinery, not a model.
+Ray's start-up (20-40 s here) is paid twice: one test's four points on a local Ray with 2 CPUs (one
+point's notebook fails on purpose and the others go on), read back from the sweep's MLflow store,
+then two points sent unchanged by address to a Ray head on 127.0.0.1, which the file's other
+tests join too (the command line's sweep by $RAY_ADDRESS, the training search by ray.init). The
+first test's notebooks are tiny (a score from the swept parameter), so what is measured there is
+the sweep machinery, not a model.
 """
 import csv
 import json
@@ -53,8 +55,24 @@ def _gone(find, what: str, timeout: float = 30.0) -> None:
     assert not find(), f"{what}: {find()}"
 
 
+@pytest.fixture(scope="module")
+def ray_head():
+    """A Ray head on 127.0.0.1 with 2 CPUs, started once for this file's cluster work (a start costs
+    20-40 s here): its address; stopped, and checked gone, when the file's tests are done."""
+    port = _free_port()
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+    subprocess.run([RAY, "start", "--head", f"--port={port}", "--node-ip-address=127.0.0.1", "--num-cpus=2",
+                    "--include-dashboard=false", "--disable-usage-stats"], check=True, capture_output=True,
+                   timeout=180, env=env)
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        subprocess.run([RAY, "stop", "--force"], capture_output=True, timeout=180, env=env)
+    _gone(lambda: _ray_processes(str(port)), "the Ray head started here is stopped")
+
+
 @pytest.mark.slow
-def test_a_sweep_runs_on_local_ray_lands_in_mlflow_and_runs_unchanged_on_a_cluster(tmp_path, monkeypatch):
+def test_a_sweep_runs_on_local_ray_lands_in_mlflow_and_runs_unchanged_on_a_cluster(tmp_path, monkeypatch, ray_head):
     import mlflow
 
     monkeypatch.setenv("HF_TOKEN", FAKE["HF_TOKEN"])
@@ -90,32 +108,23 @@ def test_a_sweep_runs_on_local_ray_lands_in_mlflow_and_runs_unchanged_on_a_clust
     assert (res.sweep_dir / "comparison.csv").is_file()
     assert_no_fake_secret_in(runs.rglob("*"))
 
-    # the same sweep, unchanged, on a Ray head started here by address
-    port = _free_port()
-    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
-    subprocess.run([RAY, "start", "--head", f"--port={port}", "--node-ip-address=127.0.0.1", "--num-cpus=2",
-                    "--include-dashboard=false", "--disable-usage-stats"], check=True, capture_output=True,
-                   timeout=180, env=env)
-    try:
-        log.clear()
-        res = run_sweep({"grid": {"miss_rate": [0.2, 0.4]}}, "smoke", None, None, runs, books, log.append,
-                        ray_address=f"127.0.0.1:{port}")
-        assert any(f"cluster 127.0.0.1:{port}" in line for line in log), log
-        assert [r.status for _, r in res.runs] == ["ok", "ok"]
-        assert [r.metrics["00_score"]["breakdown"]["final"] for _, r in res.runs] == [0.8, 0.6]
-        assert json.loads((res.sweep_dir / "sweep.json").read_text())["runs"][1]["status"] == "ok"
-    finally:
-        subprocess.run([RAY, "stop", "--force"], capture_output=True, timeout=180, env=env)
-    _gone(lambda: _ray_processes(str(port)), "the Ray head started here is stopped")
+    # the same sweep, unchanged, on the Ray head started here, by address
+    log.clear()
+    res = run_sweep({"grid": {"miss_rate": [0.2, 0.4]}}, "smoke", None, None, runs, books, log.append,
+                    ray_address=ray_head)
+    assert any(f"cluster {ray_head}" in line for line in log), log
+    assert [r.status for _, r in res.runs] == ["ok", "ok"]
+    assert [r.metrics["00_score"]["breakdown"]["final"] for _, r in res.runs] == [0.8, 0.6]
+    assert json.loads((res.sweep_dir / "sweep.json").read_text())["runs"][1]["status"] == "ok"
 
 
-# The two tests that start a local Ray stay in this file: one worker runs them one after the other,
-# so the `ray stop` above never meets another test's Ray.
+# Every test that starts Ray stays in this file: one worker runs them one after the other, so the
+# head's `ray stop` never meets another test's Ray. The command line reaches the head by $RAY_ADDRESS.
 @pytest.mark.notebook
 @pytest.mark.slow
-def test_sweep_of_two_parameter_sets_makes_two_runs_and_a_comparison(tmp_path):
+def test_sweep_of_two_parameter_sets_makes_two_runs_and_a_comparison(tmp_path, ray_head):
     runs = tmp_path / "runs"
-    env = {**os.environ, "TVKIT_RUNS_DIR": str(runs)}
+    env = {**os.environ, "TVKIT_RUNS_DIR": str(runs), "RAY_ADDRESS": ray_head}
     sweep_file = tmp_path / "sweep.json"
     sweep_file.write_text(json.dumps({"profile": "smoke", "only": ["03"], "params": {"clip_frames": 30},
                                       "grid": {"miss_rate": [0.0, 0.5]}}))
@@ -159,10 +168,11 @@ def _fire_handful(tmp_path: Path) -> Path:
 
 
 @pytest.mark.slow
-def test_a_training_search_on_ray_tune_scores_trials_exactly_and_lands_in_mlflow(tmp_path, monkeypatch):
-    """Three trials on a local Ray with 2 CPUs (Optuna proposing, the second trial's learning rate
-    negative on purpose): the failed trial is reported with its error, the others are scored by the
-    element's exact score and read back from MLflow, nested under the search, the best tagged."""
+def test_a_training_search_on_ray_tune_scores_trials_exactly_and_lands_in_mlflow(tmp_path, monkeypatch, ray_head):
+    """Three trials on a Ray with 2 CPUs (the head, joined by this process; Optuna proposing, the
+    second trial's learning rate negative on purpose): the failed trial is reported with its error,
+    the others are scored by the element's exact score and read back from MLflow, nested under the
+    search, the best tagged."""
     import mlflow
     import ray
 
@@ -175,7 +185,7 @@ def test_a_training_search_on_ray_tune_scores_trials_exactly_and_lands_in_mlflow
     data = _fire_handful(tmp_path)
     bundle = package(tmp_path / "fire", element="kit-example/Detect-fire", run_self_test=False)   # reference model
     here = tune_bundle(bundle, data=data, split="train", holdout="val", min_images=4, log=None)
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    ray.init(address=ray_head, log_to_driver=False, configure_logging=False)
     try:
         # `tvkit tune`'s model pass in two chunks as Ray tasks: the same candidates, the same figures
         chunked = tune_bundle(bundle, data=data, split="train", holdout="val", min_images=4, log=None, workers=2)
