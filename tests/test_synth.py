@@ -208,7 +208,7 @@ def test_ground_truth_keypoints_score_on_the_validator_metric():
 @pytest.mark.slow
 @pytest.mark.parametrize("difficulty", synth.DIFFICULTIES)
 def test_keypoint_metric_over_many_frames(difficulty):
-    mean, rules, n = keypoint_figures(difficulty, seeds=range(10, 22), frames=200, step=10)
+    mean, rules, n = keypoint_figures(difficulty, seeds=range(10, 22), frames=200, step=20)
     assert mean >= 0.9
     assert sum(rules.values()) / n <= (0.35 if difficulty == "hard" else 0.15), rules
 
