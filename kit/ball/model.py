@@ -59,11 +59,12 @@ class _Context(nn.Module):
 class BallNet(nn.Module):
     """BGR 0-255 float input (N, 3, H, W), H and W multiples of 4 -> (N, 5, H/4, W/4)."""
 
-    def __init__(self, width: int = 32):
+    def __init__(self, channels: int = 32, stem_channels: int = 16):
         super().__init__()
-        self.stem = nn.Sequential(_conv(3, 16, 3, 2), _conv(16, 16, 3, 1, groups=16), _conv(16, width, 3, 2))
-        self.context = nn.Sequential(*(_Context(width, d) for d in DILATIONS))
-        self.head = nn.Sequential(_conv(width, width, 1), nn.Conv2d(width, 5, 1))
+        c, s = channels, stem_channels
+        self.stem = nn.Sequential(_conv(3, s, 3, 2), _conv(s, s, 3, 1, groups=s), _conv(s, c, 3, 2))
+        self.context = nn.Sequential(*(_Context(c, d) for d in DILATIONS))
+        self.head = nn.Sequential(_conv(c, c, 1), nn.Conv2d(c, 5, 1))
         nn.init.constant_(self.head[-1].bias, 0.0)
         with torch.no_grad():
             self.head[-1].bias[0] = -math.log((1 - 0.01) / 0.01)   # start predicting "no ball" everywhere

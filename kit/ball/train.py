@@ -112,14 +112,15 @@ def _batch(frames: list[BallFrame], with_ball: list[int], rng: np.random.Generat
 
 
 def train_ball(frames: list[BallFrame], out: str | os.PathLike, steps: int = 3000, batch: int = 32,
-               lr: float = 3e-3, seed: int = 0, threads: int = 1, log=print, width: int = 32) -> BallTraining:
+               lr: float = 3e-3, seed: int = 0, threads: int = 1, log=print, channels: int = 32,
+               stem_channels: int = 16) -> BallTraining:
     """Train on `frames`, write `out`/ball.pt, ball.onnx and train.json; return what was made."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(threads)
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    net = BallNet(width)
+    net = BallNet(channels, stem_channels)
     opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
     with_ball = [i for i, f in enumerate(frames) if len(f.boxes)]
     curve, started, running = [], time.perf_counter(), None
@@ -139,7 +140,8 @@ def train_ball(frames: list[BallFrame], out: str | os.PathLike, steps: int = 300
                     + f" ({time.perf_counter() - started:.0f} s)")
     torch.save(net.state_dict(), out / "ball.pt")
     onnx = export_onnx(net, out / "ball.onnx")
-    config = {"steps": steps, "batch": batch, "lr": lr, "seed": seed, "width": width, "crop": CROP,
+    config = {"steps": steps, "batch": batch, "lr": lr, "seed": seed, "channels": channels,
+              "stem_channels": stem_channels, "crop": CROP,
               "frames": len(frames), "frames_with_ball": len(with_ball)}
     result = BallTraining(onnx, out / "ball.pt", steps, round(time.perf_counter() - started, 1), curve, config)
     (out / "train.json").write_text(json.dumps({**asdict(result), "onnx": str(onnx), "weights": str(result.weights)},
