@@ -70,15 +70,16 @@ def test_real_frames_are_read_at_the_work_size_with_their_ball_boxes():
 
 def test_held_out_clips_are_whole_clips_and_never_meet_the_training_frames():
     _needs_real()
-    from kit.ball.data import clip_group, groups_arg, real_frames, reference_groups
+    from kit.ball.data import groups_arg, real_frames, reference_groups
+    from kit.datasets.exports import group_of
 
-    assert clip_group("08fd33_0_10_png.rf.056de.jpg") == "08fd33_0"
+    assert group_of("08fd33_0_10_png.rf.0a1b2c3d4e5f.jpg") == "08fd33_0"   # the name before Roboflow renamed it
     held = groups_arg("reference")
     assert held == set(reference_groups()) and len(held) == 10
     test = real_frames(REAL, groups=held)
     rest = real_frames(REAL, exclude=held)
     assert len(test) == 60 and len(rest) == 312 and sum(len(f.boxes) for f in test) == 55
-    assert not {clip_group(f.name) for f in test} & {clip_group(f.name) for f in rest}
+    assert not {group_of(f.name) for f in test} & {group_of(f.name) for f in rest}
     with pytest.raises(KitError, match="no frame left"):
         real_frames(REAL, groups={"nosuchclip_0"})
 
@@ -131,3 +132,4 @@ def test_the_reference_ball_model_finds_held_out_real_balls(tmp_path):
     assert looked["frames"] == 21 and looked["answered"] > 0 and Path(looked["gallery"]).is_file()
     # DetectBall on a fresh synthetic clip, scored by the validator's rules: far above the detector's ball (0.010)
     assert rep["synthetic"]["mean"]["final"] > 0.2, rep["synthetic"]
+    assert rep["synthetic"]["element"] == "DetectBall_v1@1.0"   # the example manifest's ball element, by its object

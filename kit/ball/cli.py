@@ -70,9 +70,10 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
         clips_dir = (out or Path(args.bundle).parent / "ball-eval") / "clips"
         clips = generate_clips(clips_dir, args.clips, args.clip_frames, EVAL_SEED, progress=False)
-        report["synthetic"] = clip_scores(miner, clips)
+        report["synthetic"] = clip_scores(miner, clips, args.manifest)
         m = report["synthetic"]["mean"]
-        print(f"DetectBall_v1@1.0 on {args.clips} synthetic clips (seed {EVAL_SEED}): final {m['final']:.3f}  "
+        print(f"{report['synthetic']['element']} on {args.clips} synthetic clips (seed {EVAL_SEED}): "
+              f"final {m['final']:.3f}  "
               + "  ".join(f"{k} {v:.3f}" for k, v in m["pillars"].items()))
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
@@ -108,16 +109,16 @@ def _look(miner, pattern: str, out: Path | None) -> dict:
 
 
 def add_ball_commands(sub) -> None:
-    from ..cli_args import add_default
+    from ..cli_args import add_default, add_manifest_arg
 
     b = sub.add_parser("ball", help="the football miner's ball model: train it, measure it")
     bs = b.add_subparsers(dest="ball_command", required=True, metavar="ACTION")
     t = bs.add_parser("train", help="train the ball heatmap model on labelled real frames and synthetic clips; "
                                     "writes ball.onnx")
     t.add_argument("--real", action="append", help="a YOLO export with a ball class (repeatable)")
-    t.add_argument("--hold-out", help="clips of the real sets never trained on: names (the file names' first two "
-                                      "`_` fields) comma-separated, or 'reference' (the reference detector's 10 "
-                                      "held-out clips, from its run.json)")
+    t.add_argument("--hold-out", help="clips of the real sets never trained on: names (a file name less its "
+                                      "frame number, as `tvkit dataset import` groups) comma-separated, or "
+                                      "'reference' (the reference detector's 10 held-out clips, from its run.json)")
     t.add_argument("--synthetic-clips", type=int, default=36, help="synthetic clips to draw frames from (0: none; "
                                                                      "each clip draws its own kits and camera)")
     add_default(t, "frames", help="frames rendered per synthetic clip")
@@ -132,12 +133,15 @@ def add_ball_commands(sub) -> None:
     t.add_argument("--out", required=True, help="folder for ball.onnx, ball.pt and train.json")
     t.set_defaults(func=_cmd_train)
     e = bs.add_parser("evaluate", help="a bundle's ball: recall and precision at the validator's threshold on "
-                                       "labelled frames, DetectBall's score on synthetic clips, a gallery of misses")
+                                       "labelled frames, the ball element's score on synthetic clips, a gallery of "
+                                       "misses")
     e.add_argument("--bundle", required=True, help="a football bundle with ball.onnx (`tvkit package`)")
     e.add_argument("--real", action="append", help="a YOLO export with a ball class (repeatable)")
     e.add_argument("--groups", default="reference", help="the clips scored (every split): names comma-separated, "
                                                           "'reference' (the held-out clips, default) or '' (all)")
-    add_default(e, "clips", help="fresh synthetic clips to score DetectBall on (0: none)")
+    add_default(e, "clips", help="fresh synthetic clips to score the ball element on (0: none)")
+    add_manifest_arg(e, help="the manifest whose ball element (the clip element of one object, the ball) scores "
+                             "the clips (default: the kit's example manifest; 'live')")
     add_default(e, "clip_frames", help="frames per synthetic clip")
     e.add_argument("--look", action="append", help="unlabelled frames (a folder or a quoted glob; repeatable): "
                                                    "each one's answer enlarged in a gallery, to judge by eye")

@@ -19,12 +19,12 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import cv2
 import numpy as np
 
 from .. import KitError
+from ..contract import BALL
 
 #: The size every sample is brought to: the football miner's work size (`work_px` in miner.py).
 WORK_W, WORK_H = 960, 540
@@ -59,41 +59,40 @@ def real_split(root: str | os.PathLike, split: str, limit: int | None = None,
     """Every frame of one split of a YOLO dataset (a Roboflow export or a kit dataset: its folder or its
     data.yaml) whose file name `keep` accepts (all by default), resized to 960 x 540, with its ball boxes
     and the other objects as people. Names are filtered before any image is read."""
-    from ..datasets.core import label_path, read_data_yaml
+    from ..datasets.core import read_data_yaml
 
     ds = read_data_yaml(root)
-    cls = ball_class(ds.names, ds.yaml_path)
     key = {"valid": "val", "validation": "val"}.get(split, split)
     if key not in ds.splits:
         raise KitError(f"{ds.yaml_path}: no {split} split (it has {sorted(ds.splits)})")
-    out = []
-    for img_path in [p for p in ds.images(key) if keep is None or keep(p.name)][:limit]:
-        img = cv2.imread(str(img_path))
-        if img is None:
-            raise KitError(f"{img_path}: not a readable image; remove it or re-export the set")
-        boxes, people = [], []
-        label = label_path(img_path)
-        for line in (label.read_text().splitlines() if label.is_file() else []):
-            parts = line.split()
-            if len(parts) >= 5:
-                cx, cy, w, h = (float(v) for v in parts[1:5])
-                box = ((cx - w / 2) * WORK_W, (cy - h / 2) * WORK_H, (cx + w / 2) * WORK_W, (cy + h / 2) * WORK_H)
-                (boxes if int(float(parts[0])) == cls else people).append(box)
-        img = cv2.resize(img, (WORK_W, WORK_H), interpolation=cv2.INTER_AREA)
-        out.append(BallFrame(img, _boxes(boxes), img_path.name, _boxes(people)))
+    out = _split_frames(ds, key, keep, limit)
     if not out:
         raise KitError(f"{ds.yaml_path}: no images in its {split} split")
     return out
 
 
-def clip_group(name: str) -> str:
-    """The clip a Roboflow frame came from: its file name's first two `_` fields (`08fd33_0_10_png.rf.x.jpg`
-    -> `08fd33_0`); frames of one clip are near-duplicates, so a held-out set holds out whole clips."""
-    return "_".join(Path(name).name.split("_")[:2])
+def _split_frames(ds, key: str, keep: Callable[[str], bool] | None, limit: int | None = None) -> list[BallFrame]:
+    """The frames of split `key` of a read data.yaml that `keep` accepts (none is fine here); labels are
+    read and checked by `read_labels` (a broken line is a KitError naming its file and line)."""
+    from ..datasets.core import label_path, read_labels
+
+    cls = ball_class(ds.names, ds.yaml_path)
+    out = []
+    for img_path in [p for p in ds.images(key) if keep is None or keep(p.name)][:limit]:
+        img = cv2.imread(str(img_path))
+        if img is None:
+            raise KitError(f"{img_path}: not a readable image; remove it or re-export the set")
+        li = read_labels(label_path(img_path), img_path, len(ds.names), ds.kpt_shape)
+        cx, cy, w, h = li.boxes.reshape(-1, 4).T
+        xyxy = np.stack([(cx - w / 2) * WORK_W, (cy - h / 2) * WORK_H, (cx + w / 2) * WORK_W, (cy + h / 2) * WORK_H], 1)
+        is_ball = li.classes.reshape(-1) == cls
+        img = cv2.resize(img, (WORK_W, WORK_H), interpolation=cv2.INTER_AREA)
+        out.append(BallFrame(img, _boxes(xyxy[is_ball]), img_path.name, _boxes(xyxy[~is_ball])))
+    return out
 
 
 def reference_groups() -> list[str]:
-    """The 10 clips of the real box set that the reference detector never saw (its `run.json`, real >
+    """The 10 clips (`group_of`) of the real box set that the reference detector never saw (its `run.json`, real >
     detect > groups > test): the ball model holds out the same ones, so both are measured on them."""
     import json
 
@@ -115,30 +114,27 @@ def groups_arg(text: str | None) -> set[str] | None:
 
 def real_frames(root: str | os.PathLike, groups: set[str] | None = None,
                 exclude: set[str] | None = None) -> list[BallFrame]:
-    """Every split of a YOLO export, keeping the frames of `groups` (all when None) minus those of `exclude`."""
+    """Every split of a YOLO export, keeping the frames of the clips (`group_of`) in `groups` (all when
+    None) minus those in `exclude`."""
     from ..datasets.core import read_data_yaml
+    from ..datasets.exports import group_of
 
     def wanted(name: str) -> bool:
-        g = clip_group(name)
+        g = group_of(name)
         return (groups is None or g in groups) and not (exclude and g in exclude)
 
-    out = []
-    for split in [s for s in ("train", "val", "test") if s in read_data_yaml(root).splits]:
-        try:
-            out += real_split(root, split, keep=wanted)
-        except KitError as e:
-            if "no images in" not in str(e):   # a split with none of the wanted clips is fine
-                raise
+    ds = read_data_yaml(root)
+    out = [f for split in ("train", "val", "test") if split in ds.splits for f in _split_frames(ds, split, wanted)]
     if not out:
         raise KitError(f"{root}: no frame left of groups {sorted(groups or [])} minus {sorted(exclude or [])}; "
-                       "clip names are the file names' first two `_` fields")
+                       "clip names are the file names less the frame number (`kit.datasets.exports.group_of`)")
     return out
 
 
 def synthetic_frames(n_clips: int, frames_per_clip: int, seed: int, stride: int = 3,
                      difficulties: tuple[str, ...] = ("easy", "default", "hard")) -> list[BallFrame]:
     """Frames of `n_clips` synthetic clips (every `stride`-th of `frames_per_clip`), their ball boxes
-    from the synthetic ground truth (track id 0, class 0)."""
+    from the synthetic ground truth (the contract's BALL class)."""
     from ..synth import ClipRenderer, clip_seed
 
     out = []
@@ -146,8 +142,8 @@ def synthetic_frames(n_clips: int, frames_per_clip: int, seed: int, stride: int 
         clip = ClipRenderer(clip_seed(seed, c), frames_per_clip, difficulty=difficulties[c % len(difficulties)])
         for i in range(0, frames_per_clip, stride):   # a frame renders on its own: only the kept ones are drawn
             img, gt = clip.render(i)
-            boxes = [(b.x1, b.y1, b.x2, b.y2) for b in gt.boxes if b.cls_id == 0]
-            people = [(b.x1, b.y1, b.x2, b.y2) for b in gt.boxes if b.cls_id != 0]
+            boxes = [(b.x1, b.y1, b.x2, b.y2) for b in gt.boxes if b.cls_id == BALL]
+            people = [(b.x1, b.y1, b.x2, b.y2) for b in gt.boxes if b.cls_id != BALL]
             out.append(BallFrame(_to_work(img), _boxes(boxes), f"synth{c}_{i}", _boxes(people)))
     return out
 

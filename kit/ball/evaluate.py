@@ -7,7 +7,8 @@ Decisions:
   decoding, thresholds and path. Labelled real frames are single photos (Roboflow's random
   frames of a clip, not consecutive), so each is answered alone and the path cannot help; on
   clips the whole clip goes through `predict_video` and the validator's scorer
-  (`kit.evaluate.evaluate`, element `DetectBall_v1@1.0` of the kit's example manifest).
+  (`kit.evaluate.evaluate`) on the manifest's ball element (`ball_element`: the clip element
+  whose one object is the ball, `DetectBall_v1@1.0` in the kit's example manifest).
 - Matching is the validator's: `kit.evaluate.objects.frame_detections` (greedy by confidence, a
   match needs the reference's adaptive threshold, 0.30 for a box this small) and
   `detection_metrics` (precision, recall, map50 as VOC AP).
@@ -32,8 +33,6 @@ from ..evaluate.answer import Det, ReadFrame, RefFrame
 from ..evaluate.objects import detection_metrics, frame_detections
 from .data import BallFrame
 
-#: The kit's example manifest's ball element.
-BALL_ELEMENT = "DetectBall_v1@1.0"
 CROP, ZOOM = 48, 6
 
 
@@ -130,15 +129,17 @@ def miss_gallery(frames: list[BallFrame], report: BallFrameReport, path: str | o
     for k, answer, truth in report.false_balls[:max(0, limit - len(tiles))]:
         tiles.append(_tile(frames[k].image, (answer[:2] + answer[2:]) / 2, truth, answer,
                            f"false {frames[k].name[:21]}"))
+    return _write_grid(tiles, path)
+
+
+def _write_grid(tiles: list[np.ndarray], path: str | os.PathLike, cols: int = 6) -> Path | None:
+    """The tiles as a PNG grid of `cols` columns (the last row filled with black); None without tiles."""
     if not tiles:
         return None
-    cols = 6
-    while len(tiles) % cols:
-        tiles.append(np.zeros_like(tiles[0]))
-    rows = [np.hstack(tiles[i:i + cols]) for i in range(0, len(tiles), cols)]
+    tiles = tiles + [np.zeros_like(tiles[0])] * (-len(tiles) % cols)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    cv2.imwrite(str(path), np.vstack(rows))
+    cv2.imwrite(str(path), np.vstack([np.hstack(tiles[i:i + cols]) for i in range(0, len(tiles), cols)]))
     return path
 
 
@@ -154,30 +155,40 @@ def answer_gallery(bundle_or_miner: Any, frames: list[BallFrame], path: str | os
         if ball is not None:
             tiles.append(_tile(fr.image, (ball[:2] + ball[2:4]) / 2, None, ball[:4],
                                f"{len(tiles)}: {ball[4]:.2f} {fr.name[:18]}"))
-    if not tiles:
-        return None, answers
-    while len(tiles) % cols:
-        tiles.append(np.zeros_like(tiles[0]))
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    cv2.imwrite(str(path), np.vstack([np.hstack(tiles[i:i + cols]) for i in range(0, len(tiles), cols)]))
-    return path, answers
+    return _write_grid(tiles, path, cols), answers
 
 
-def clip_scores(bundle: str | os.PathLike, clips: list[tuple[Path, Path]]) -> dict[str, Any]:
-    """The `DetectBall` element on each clip (video, truth) as the validator scores it: final and pillars,
-    and their means."""
+def ball_element(manifest: Any = None) -> Any:
+    """The manifest's ball element (the kit's example manifest when None): the clip element whose one
+    object is the ball. KitError lists the clip elements when none is."""
+    from .. import KitError
+    from ..manifest import load_manifest
+
+    m = load_manifest(manifest)
+    clips = [e for e in m.elements if e.kind == "clip"]
+    for e in clips:
+        if [str(o).lower() for o in e.objects or []] == ["ball"]:
+            return e
+    raise KitError(f"{m.describe()}: no clip element whose one object is the ball (clip elements: "
+                   f"{[e.id for e in clips]}); give a manifest that has one (--manifest)")
+
+
+def clip_scores(bundle: str | os.PathLike, clips: list[tuple[Path, Path]], manifest: Any = None) -> dict[str, Any]:
+    """The manifest's ball element (`ball_element`) on each clip (video, truth) as the validator scores
+    it: final and pillars, and their means."""
     from ..bundle import predict_video
     from ..evaluate import evaluate
+    from ..manifest import load_manifest
 
+    manifest = load_manifest(manifest)
+    eid = ball_element(manifest).id
     miner = _miner(bundle)
     per_clip = []
     for video, truth in clips:
         pred = predict_video(miner, video)
-        ev = evaluate(pred.answer, truth, video, elements=[BALL_ELEMENT])
-        es = ev.elements[BALL_ELEMENT]
+        es = evaluate(pred.answer, truth, video, manifest, elements=[eid]).elements[eid]
         per_clip.append({"clip": Path(video).name, "final": es.final,
                          "pillars": {k: p.raw for k, p in es.pillars.items()}})
     mean = {"final": float(np.mean([c["final"] for c in per_clip]))}
     mean["pillars"] = {k: float(np.mean([c["pillars"][k] for c in per_clip])) for k in per_clip[0]["pillars"]}
-    return {"element": BALL_ELEMENT, "clips": per_clip, "mean": mean}
+    return {"element": eid, "clips": per_clip, "mean": mean}
