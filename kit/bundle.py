@@ -53,7 +53,7 @@ DETECT_TEMPLATE_DIR = REPO_ROOT / "chute_template" / "detect"
 REFERENCE_DIR = REPO_ROOT / "chute_template" / "reference"
 IMAGE_REFERENCE_MODEL = REFERENCE_DIR / "fire" / "model.onnx"
 MODEL_NAMES = {"detect": "detect.onnx", "pose": "pose.onnx", "ball": "ball.onnx"}
-#: The reference ball model (kit.ball; chute_template/reference/ball/train_ball.py made it).
+#: The reference ball model (`tvkit ball train`; chute_template/reference/ball/train.json and run.json record it).
 BALL_REFERENCE = REFERENCE_DIR / "ball" / "ball.onnx"
 IMAGE_MODEL_NAME = "model.onnx"
 #: miner.json defaults of the Detect miner that `package` writes (the miner reads them).
