@@ -46,11 +46,11 @@ def build_parser() -> argparse.ArgumentParser:
     from .cli_basic import add_basic_commands
     from .cli_dataset import add_dataset_commands
     from .cli_evaluate import add_beside_command, add_evaluate_command
+    from .cli_manifest import add_manifest_commands
     from .cli_model import add_model_commands
     from .cli_runs import add_run_commands
     from .comply.cli import add_comply_commands
     from .deploy.cli import add_deploy_commands
-    from .evaluate.cli import add_manifest_commands
     from .tune.cli import add_tune_command
 
     p = KitArgumentParser(prog="tvkit", description="Turbo Vision (subnet 44) miner kit.", epilog=EXAMPLES,

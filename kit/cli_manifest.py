@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from ..manifest import Element, Manifest, load_manifest, pull_manifest
+from .manifest import Element, Manifest, load_manifest, pull_manifest
 
 SOURCE_HELP = "a manifest file (YAML/JSON), 'live' (the public index), a URL, or 'example' (default)"
 
@@ -50,7 +50,7 @@ def _budget(e: Element) -> str:
 
 
 def _category(e: Element) -> str:
-    from ..manifest import category_of
+    from .manifest import category_of
 
     return category_of(e.id) or "none (refused)"
 
