@@ -100,13 +100,14 @@ def _fmt(v) -> str:
 def _cmd_ui(args: argparse.Namespace) -> int:
     """`mlflow ui` on the kit's store, under kit.reaper: it and its workers stop with this process,
     however it stops (Ctrl-C, SIGTERM, or SIGKILL, which the reaper notices)."""
+    import importlib.util
     import signal
     import subprocess
 
     from . import track
     from .reaper import reaped
 
-    if not track.enabled():
+    if importlib.util.find_spec("mlflow") is None:    # the store is shown whether or not tracking is on
         raise KitError("mlflow is not installed: pip install -e '.[scale]' (make setup installs it)")
     uri = track.tracking_uri()
     cmd = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri, "--host", args.host,

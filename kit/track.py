@@ -312,11 +312,12 @@ def children_under(run_id: str | None) -> Iterator[None]:
 
 
 def child_env(run_id: str | None, base: dict[str, str] | None = None) -> dict[str, str]:
-    """The environment for a process the kit starts under run `run_id`: the store, and the parent."""
+    """The environment for a process the kit starts under run `run_id`: the store, the parent, and
+    tracking on (a Ray worker's own environment, set when its cluster started, may say off)."""
     env = dict(os.environ if base is None else base)
     if run_id:
         env.update({PARENT_ENV: run_id, "MLFLOW_TRACKING_URI": tracking_uri(), "MLFLOW_EXPERIMENT_NAME": EXPERIMENT,
-                    "MLFLOW_RUN_ID": run_id, "MLFLOW_KEEP_RUN_ACTIVE": "True"})
+                    "MLFLOW_RUN_ID": run_id, "MLFLOW_KEEP_RUN_ACTIVE": "True", OFF_ENV: "on"})
     return env
 
 
