@@ -127,7 +127,7 @@ PRESETS: dict[str, dict[str, Preset]] = {
 # gpu: 100 epochs at 960, batch 32; ESTIMATED (not measured) at 20-40 min on one H100-class GPU
 # for ~1,000 photos (about 10-20 s an epoch plus validation).
 PHOTO_PRESETS: dict[str, Preset] = {
-    "smoke": Preset(epochs=1, imgsz=320, batch=8, mosaic=1.0, export_hw=(192, 320)),
+    "smoke": Preset(epochs=1, imgsz=320, batch=8, fraction=0.5, mosaic=1.0, export_hw=(192, 320)),
     "cpu": Preset(epochs=12, imgsz=512, batch=16, mosaic=1.0, close_mosaic=2, export_hw=(288, 512)),
     "gpu": Preset(epochs=100, imgsz=960, batch=32, mosaic=1.0, close_mosaic=10, export_hw=(544, 960), workers=8,
                   cos_lr=True),
