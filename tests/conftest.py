@@ -21,6 +21,18 @@ os.environ.setdefault("TVKIT_CHUTE_TEMPLATE", str(CHUTE_TEMPLATE))
 # Runs and their MLflow store go to a folder of this test process, never the clone's papermill_runs/.
 os.environ.setdefault("TVKIT_RUNS_DIR", tempfile.mkdtemp(prefix="tvkit-test-runs-"))
 atexit.register(shutil.rmtree, os.environ["TVKIT_RUNS_DIR"], True)
+# Tracking off, except in the tests about it (the `tracked` fixture: this process and those it starts):
+# a tracked command imports MLflow and opens its SQLite store first, about 6 s of a
+# `tvkit push` that otherwise takes 1 s here, paid by every CLI test of the deploy, comply and
+# evaluate commands. What tracking records, and that it keeps secrets out, tests/test_track.py, the
+# two notebook suites and the sweeps check with it on.
+os.environ.setdefault("TVKIT_TRACKING", "off")
+
+
+@pytest.fixture
+def tracked(monkeypatch):
+    """MLflow tracking on for this test (and the processes it starts)."""
+    monkeypatch.setenv("TVKIT_TRACKING", "on")
 
 
 @pytest.fixture

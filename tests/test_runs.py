@@ -130,7 +130,7 @@ def assert_no_fake_secret_in(paths):
 
 @pytest.mark.notebook
 @pytest.mark.slow
-def test_outputs_wire_forward_by_declared_name_and_the_summary_shows_them(tmp_path, monkeypatch):
+def test_outputs_wire_forward_by_declared_name_and_the_summary_shows_them(tmp_path, monkeypatch, tracked):
     for k, v in FAKE.items():
         monkeypatch.setenv(k, v)
     books = tmp_path / "nb"
@@ -171,7 +171,7 @@ def test_outputs_wire_forward_by_declared_name_and_the_summary_shows_them(tmp_pa
 
 @pytest.mark.notebook
 @pytest.mark.slow
-def test_failing_notebook_stops_the_run_and_keeps_the_record(tmp_path, monkeypatch):
+def test_failing_notebook_stops_the_run_and_keeps_the_record(tmp_path, monkeypatch, tracked):
     monkeypatch.setenv("HF_TOKEN", FAKE["HF_TOKEN"])
     books = tmp_path / "nb"
     books.mkdir()

@@ -14,7 +14,7 @@ from test_runs import NOTEBOOKS, assert_no_fake_secret_in
 
 @pytest.mark.notebook
 @pytest.mark.slow
-def test_tvkit_run_element_follows_an_image_element_through_every_notebook(tmp_path):
+def test_tvkit_run_element_follows_an_image_element_through_every_notebook(tmp_path, tracked):
     """`tvkit run --element` with a Detect element: the same notebooks, the image wing's steps,
     wired by name, and a summary with the element's score table, per class and galleries."""
     from kit.images.score import evaluate_image_files

@@ -17,7 +17,7 @@ from test_runs import assert_no_fake_secret_in
 
 @pytest.mark.notebook
 @pytest.mark.slow
-def test_tvkit_run_smoke_runs_the_suite_wired_and_writes_no_secret(tmp_path):
+def test_tvkit_run_smoke_runs_the_suite_wired_and_writes_no_secret(tmp_path, tracked):
     env = {**os.environ, **FAKE, "TVKIT_RUNS_DIR": str(tmp_path / "runs")}
     r = subprocess.run([TVKIT, "run", "--profile", "smoke", "-p", "deploy_checks=false"],
                        capture_output=True, text=True, env=env, timeout=600)

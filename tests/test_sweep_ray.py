@@ -61,10 +61,12 @@ def ray_head():
     20-40 s here): its address; stopped, and checked gone, when the file's tests are done."""
     port = _free_port()
     env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
-    subprocess.run([RAY, "start", "--head", f"--port={port}", "--node-ip-address=127.0.0.1", "--num-cpus=2",
-                    "--include-dashboard=false", "--disable-usage-stats"], check=True, capture_output=True,
-                   timeout=180, env=env)
     try:
+        started = subprocess.run([RAY, "start", "--head", f"--port={port}", "--node-ip-address=127.0.0.1",
+                                  "--num-cpus=2", "--include-dashboard=false", "--disable-usage-stats"],
+                                 capture_output=True, text=True, timeout=180, env=env)
+        # a start that fails half-way leaves its first daemons running: the finally stops them too
+        assert started.returncode == 0, f"ray start failed: {started.stdout[-1500:]}{started.stderr[-1500:]}"
         yield f"127.0.0.1:{port}"
     finally:
         subprocess.run([RAY, "stop", "--force"], capture_output=True, timeout=180, env=env)
@@ -72,7 +74,8 @@ def ray_head():
 
 
 @pytest.mark.slow
-def test_a_sweep_runs_on_local_ray_lands_in_mlflow_and_runs_unchanged_on_a_cluster(tmp_path, monkeypatch, ray_head):
+def test_a_sweep_runs_on_local_ray_lands_in_mlflow_and_runs_unchanged_on_a_cluster(tmp_path, monkeypatch, ray_head,
+                                                                                   tracked):
     import mlflow
 
     monkeypatch.setenv("HF_TOKEN", FAKE["HF_TOKEN"])
@@ -122,11 +125,13 @@ def test_a_sweep_runs_on_local_ray_lands_in_mlflow_and_runs_unchanged_on_a_clust
 # head's `ray stop` never meets another test's Ray. The command line reaches the head by $RAY_ADDRESS.
 @pytest.mark.notebook
 @pytest.mark.slow
-def test_sweep_of_two_parameter_sets_makes_two_runs_and_a_comparison(tmp_path, ray_head):
+def test_sweep_of_two_parameter_sets_makes_two_runs_and_a_comparison(tmp_path, ray_head, tracked):
     runs = tmp_path / "runs"
     env = {**os.environ, "TVKIT_RUNS_DIR": str(runs), "RAY_ADDRESS": ray_head}
     sweep_file = tmp_path / "sweep.json"
-    sweep_file.write_text(json.dumps({"profile": "smoke", "only": ["03"], "params": {"clip_frames": 30},
+    # 03 alone, on a short clip and 2 real frames a set: the sweep is under test here, not 03's sections
+    sweep_file.write_text(json.dumps({"profile": "smoke", "only": ["03"],
+                                      "params": {"clip_frames": 30, "real_frames": 2},
                                       "grid": {"miss_rate": [0.0, 0.5]}}))
     r = subprocess.run([TVKIT, "run", "--sweep", str(sweep_file)], capture_output=True, text=True, env=env,
                        timeout=300)
@@ -168,7 +173,8 @@ def _fire_handful(tmp_path: Path) -> Path:
 
 
 @pytest.mark.slow
-def test_a_training_search_on_ray_tune_scores_trials_exactly_and_lands_in_mlflow(tmp_path, monkeypatch, ray_head):
+def test_a_training_search_on_ray_tune_scores_trials_exactly_and_lands_in_mlflow(tmp_path, monkeypatch, ray_head,
+                                                                                 tracked):
     """Three trials on a Ray with 2 CPUs (the head, joined by this process; Optuna proposing, the
     second trial's learning rate negative on purpose): the failed trial is reported with its error,
     the others are scored by the element's exact score and read back from MLflow, nested under the

@@ -15,7 +15,7 @@ from conftest import TVKIT
 from test_cli import FAKE
 
 
-def test_a_run_logs_flattened_scores_and_safe_parameters_and_fails_loudly(tmp_path, monkeypatch):
+def test_a_run_logs_flattened_scores_and_safe_parameters_and_fails_loudly(tmp_path, monkeypatch, tracked):
     import mlflow
 
     monkeypatch.setenv("TVKIT_RUNS_DIR", str(tmp_path))
@@ -48,7 +48,7 @@ def test_a_run_logs_flattened_scores_and_safe_parameters_and_fails_loudly(tmp_pa
         assert not p.is_file() or FAKE["HF_TOKEN"].encode() not in p.read_bytes(), p
 
 
-def test_tracked_command_records_every_pillar_and_its_exit_code(tmp_path):
+def test_tracked_command_records_every_pillar_and_its_exit_code(tmp_path, tracked):
     """`tvkit evaluate` on a perfect answer of a synthetic clip: a 'evaluate' run with the breakdown."""
     import mlflow
 
