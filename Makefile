@@ -23,12 +23,15 @@ run: setup
 	$(BIN)/tvkit run --profile smoke
 
 # Unit tests, CLI tests and the notebook suite run ONCE through papermill (tests/test_suite_*.py:
-# football, and a Detect element), on two workers (a test file stays on one worker, so its module
-# fixtures, e.g. a dry run, are shared); the slowest tests listed at the end. ruff first: a lint
-# finding fails the run before the tests start.
+# football, and a Detect element), on three workers (a test file stays on one worker, so its module
+# fixtures, e.g. a dry run, are shared); the slowest tests listed at the end. Three on two cores:
+# many tests wait (the chutes CLI sleeps 5 s after a build upload, servers start, Ray's daemons
+# start), and two workers left the cores a quarter idle (measured: 17 min 13 s with two, 15 min 31 s
+# with three; four made `ray start` fail under the load). ruff first: a lint finding fails the run
+# before the tests start.
 test: setup
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder tests -p no:cacheprovider --durations=15
+	$(BIN)/python -m pytest -n 3 --dist loadfile --no-loadscope-reorder tests -p no:cacheprovider --durations=15
 
 # Every notebook alone on its own defaults under nbval (lax: fails on errors), as a JupyterLab
 # user opens it; `make test` runs them wired together instead.
