@@ -60,6 +60,7 @@ every batch of one clip; `offset == 0` starts a new clip):
 import json
 import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import cv2
@@ -1039,15 +1040,31 @@ class Miner:
     # the contract ------------------------------------------------------------------------------
     def predict_batch(self, batch_images: list[np.ndarray], offset: int, n_keypoints: int) -> list[FrameResult]:
         """One `FrameResult` per image: frame_id = offset + i, boxes by the element's objects, n_keypoints [x, y]."""
-        results, cands = [], []
         frames = [_as_bgr(f) for f in batch_images]
+        # The models that keep no per-clip state (the detector, the ball's candidates) run in a second
+        # thread while this one fits the pitch: onnxruntime and OpenCV release the GIL, so on 2 cores
+        # a frame costs about the longer of the two, not their sum (`bench/bench_ball.py` times it).
+        ahead = ThreadPoolExecutor(max_workers=1, thread_name_prefix="miner-models")
+        try:
+            models = [ahead.submit(self._stateless, f) for f in frames]
+            return self._answer(frames, models, int(offset), int(n_keypoints))
+        finally:
+            ahead.shutdown(wait=True, cancel_futures=True)
+
+    def _stateless(self, frame: np.ndarray) -> tuple:
+        """What needs no per-clip state: the detector's boxes and, with ball.onnx, the ball's candidates."""
+        return self.detect(frame), (self._ball_candidates(frame) if self.ball is not None else None)
+
+    def _answer(self, frames: list[np.ndarray], models: list, offset: int, n_keypoints: int) -> list[FrameResult]:
+        results, cands = [], []
         for i, frame in enumerate(frames):
-            fid = int(offset) + i
+            fid = offset + i
             size = frame.shape[:2]
             if fid == 0 or size != self.size or (self.next_frame is not None and fid != self.next_frame):
                 self._reset(size)
             self.next_frame = fid + 1
-            boxes, scores, classes = self.detect(frame)
+            kp = self.keypoints(frame)
+            (boxes, scores, classes), ball_cands = models[i].result()
             reported = self.tracker.step(boxes, scores, classes)
             self._vote_teams(frame, boxes, reported)
             H, W = size
@@ -1065,11 +1082,10 @@ class Miner:
                     team = 1 if tr.votes[0] >= tr.votes[1] else 2
                 out_boxes.append(Box(x1=x1, y1=y1, x2=x2, y2=y2, cls_id=self.out_cls[tr.cls],
                                      conf=round(float(tr.conf), 4), team_id=team))
-            kp = self.keypoints(frame)
             kps = [[int(x), int(y)] for x, y in kp[:n_keypoints]]
-            kps += [[0, 0]] * (int(n_keypoints) - len(kps))
+            kps += [[0, 0]] * (n_keypoints - len(kps))
             results.append(FrameResult(frame_id=fid, boxes=out_boxes, keypoints=kps))
-            cands.append(self._ball_candidates(frame) if self.ball is not None else None)
+            cands.append(ball_cands)
         self._send_balls(results, cands, frames)
         return results
 
