@@ -95,15 +95,20 @@ def _cmd_manifest_pull(args: argparse.Namespace) -> int:
     return 0
 
 
+def _source_args(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """What `manifest show` and `elements list` both read: the manifest, the block, --json."""
+    p.add_argument("--manifest", default=None, help=SOURCE_HELP)
+    p.add_argument("--block", type=int, help="with 'live': the chain block to pick the manifest for")
+    p.add_argument("--json", action="store_true")
+    return p
+
+
 def add_manifest_commands(sub) -> None:
     """Register `manifest show|pull` and `elements list` on the top-level subparsers."""
     mp = sub.add_parser("manifest", help="the validator's manifest: show one, pull the live one (cached)")
     ms = mp.add_subparsers(dest="manifest_cmd", required=True)
-    sh = ms.add_parser("show", help="a manifest's window and elements, and why the validator would refuse it")
-    sh.add_argument("--manifest", default=None, help=SOURCE_HELP)
-    sh.add_argument("--block", type=int, help="with 'live': the chain block to pick the manifest for")
-    sh.add_argument("--json", action="store_true")
-    sh.set_defaults(func=_cmd_manifest_show)
+    _source_args(ms.add_parser("show", help="a manifest's window and elements, and why the validator would "
+                                           "refuse it")).set_defaults(func=_cmd_manifest_show)
     pl = ms.add_parser("pull", help="fetch the manifest active at a block from the public index into the cache")
     pl.add_argument("--block", type=int, help="the chain block (default: the latest manifest)")
     pl.add_argument("--index", help="the index URL (default $TVKIT_MANIFEST_INDEX_URL or the public one)")
@@ -111,8 +116,5 @@ def add_manifest_commands(sub) -> None:
 
     ep = sub.add_parser("elements", help="the elements a manifest defines")
     es = ep.add_subparsers(dest="elements_cmd", required=True)
-    li = es.add_parser("list", help="id, objects, pillars and weights, latency and size limits, baseline, track")
-    li.add_argument("--manifest", default=None, help=SOURCE_HELP)
-    li.add_argument("--block", type=int, help="with 'live': the chain block to pick the manifest for")
-    li.add_argument("--json", action="store_true")
-    li.set_defaults(func=_cmd_elements_list)
+    _source_args(es.add_parser("list", help="id, objects, pillars and weights, latency and size limits, baseline, "
+                                           "track")).set_defaults(func=_cmd_elements_list)

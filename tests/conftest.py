@@ -21,11 +21,11 @@ os.environ.setdefault("TVKIT_CHUTE_TEMPLATE", str(CHUTE_TEMPLATE))
 # Runs and their MLflow store go to a folder of this test process, never the clone's papermill_runs/.
 os.environ.setdefault("TVKIT_RUNS_DIR", tempfile.mkdtemp(prefix="tvkit-test-runs-"))
 atexit.register(shutil.rmtree, os.environ["TVKIT_RUNS_DIR"], True)
-# Tracking off, except in the tests about it (the `tracked` fixture: this process and those it starts):
-# a tracked command imports MLflow and opens its SQLite store first, about 6 s of a
-# `tvkit push` that otherwise takes 1 s here, paid by every CLI test of the deploy, comply and
-# evaluate commands. What tracking records, and that it keeps secrets out, tests/test_track.py, the
-# two notebook suites and the sweeps check with it on.
+# MLflow tracking off, except in the tests that read it (the `tracked` fixture: this process and those
+# it starts). A tracked command first imports MLflow and opens its SQLite store, about 6 s here (a
+# `tvkit push` that stops early: 8.0 s tracked, 2.0 s untracked), paid by every CLI test of push,
+# comply, evaluate and dry-run. tests/test_track.py, test_runs.py, the two notebook suites, the sweeps
+# and the training search run tracked and check what it records, secrets kept out included.
 os.environ.setdefault("TVKIT_TRACKING", "off")
 
 
