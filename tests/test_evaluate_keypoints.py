@@ -1,5 +1,6 @@
 """The keypoint metric as of ea7412f (PitchCalib iou, PlayerDetect keypoints_iou): every zeroing rule and the score."""
 import re
+from fractions import Fraction
 from importlib import metadata
 from pathlib import Path
 
@@ -224,37 +225,56 @@ UPSTREAM_VIEWS = [
     (1280, 720, ((300, 120), (2600, 160), (3900, 900), (-400, 760)), 6.0, 0),
     (960, 540, ((-500, 100), (700, 90), (1100, 560), (-1400, 600)), 11.5, 1),
 ]
-# Upstream's scores for UPSTREAM_VIEWS, with the pixel sum of each view's frame. Produced once by
-# running upstream's `evaluate_keypoints_for_frame` (ea7412f non_vlm_scoring/keypoints.py:247, its
-# football KEYPOINT_TEMPLATES entry and template image) on `view_frame` / `view_keypoints` below,
-# in a venv with upstream's pins (uv.lock: opencv-python 4.12.0.88 headless build, numpy 2.2.6,
-# scipy 1.15.3; the one bench/parity_upstream.py's docstring builds). Under OpenCV 5.1.0 the kit
-# gives 0.98378 / 0.76971 / 0.88743 for views 1, 3, 5: findHomography and warpPerspective moved.
+# Upstream's scores for UPSTREAM_VIEWS, with the pixel sum of each view's frame. Produced by running
+# upstream's `evaluate_keypoints_for_frame` (ea7412f non_vlm_scoring/keypoints.py:247, its football
+# KEYPOINT_TEMPLATES entry and template image) on `view_frame` / `view_keypoints` below, in a venv
+# with upstream's pins (uv.lock: opencv-python 4.12.0.88 headless build, numpy 2.2.6, scipy 1.15.3;
+# the one bench/parity_upstream.py's docstring builds). Remade on 2026-12-06 when the views became
+# exact: the earlier LAPACK-solved views drew differently on an AVX-512 machine (views 0-1 kept their
+# numbers). Under OpenCV 5.1.0 the kit gave other scores: findHomography and warpPerspective moved.
 UPSTREAM_SCORES_OPENCV_412 = [
-    (0.9999999999983572, 81993594),
-    (0.9838633871205016, 81993594),
-    (0.9762277773986947, 143406185),
-    (0.7696225784896713, 143406185),
-    (0.8094921759663348, 142165119),
-    (0.8869769260841, 80754425),
+    (0.9999999999983572, 81992436),
+    (0.9838633871205016, 81992436),
+    (0.9755466248886482, 143399807),
+    (0.7701235804936789, 143399807),
+    (0.8096397992317613, 142171396),
+    (0.8869769260841, 80753862),
 ]
 OPENCV_WHEELS = ("opencv-python", "opencv-python-headless", "opencv-contrib-python", "opencv-contrib-python-headless")
 
 
-def view_homography(corners):
-    """Template (1050 x 680) -> frame homography through the four corners, numpy alone (so the
-    test's input does not move with OpenCV)."""
-    a, b = [], []
+def view_homography(corners) -> list[list[Fraction]]:
+    """Template (1050 x 680) -> frame homography through the four corners, solved exactly in
+    fractions. Neither OpenCV nor LAPACK: LAPACK's last bits differ between CPUs (measured: an
+    AVX-512 machine moved views 2-5's nearest-pixel sampling), and the test's input must not move."""
+    rows = []
     for (x, y), (u, v) in zip([(0, 0), (1050, 0), (1050, 680), (0, 680)], corners):
-        a += [[x, y, 1, 0, 0, 0, -u * x, -u * y], [0, 0, 0, x, y, 1, -v * x, -v * y]]
-        b += [u, v]
-    return np.append(np.linalg.solve(np.array(a, float), np.array(b, float)), 1.0).reshape(3, 3)
+        rows += [[x, y, 1, 0, 0, 0, -u * x, -u * y, u], [0, 0, 0, x, y, 1, -v * x, -v * y, v]]
+    m = [[Fraction(a) for a in row] for row in rows]
+    for c in range(8):   # Gauss-Jordan, exact: any non-zero pivot will do
+        p = next(r for r in range(c, 8) if m[r][c])
+        m[c], m[p] = m[p], m[c]
+        m[c] = [a / m[c][c] for a in m[c]]
+        for r in range(8):
+            if r != c and m[r][c]:
+                m[r] = [a - m[r][c] * b for a, b in zip(m[r], m[c])]
+    h = [row[8] for row in m] + [Fraction(1)]
+    return [h[0:3], h[3:6], h[6:9]]
+
+
+def _inverse(m: list[list[Fraction]]) -> list[list[Fraction]]:
+    (a, b, c), (d, e, f), (g, h, i) = m
+    adj = [[e * i - f * h, c * h - b * i, b * f - c * e], [f * g - d * i, a * i - c * g, c * d - a * f],
+           [d * h - e * g, b * g - a * h, a * e - b * d]]
+    det = a * adj[0][0] + b * adj[1][0] + c * adj[2][0]
+    return [[x / det for x in row] for row in adj]
 
 
 def view_frame(template, corners, w, h):
     """The template seen through the view (nearest pixel, no OpenCV) over a grey background, with
-    a fixed integer texture standing in for sensor noise."""
-    inv = np.linalg.inv(view_homography(corners))
+    a fixed integer texture standing in for sensor noise. The inverse is exact, rounded once to
+    floats; what follows is element-wise IEEE arithmetic, the same on every CPU."""
+    inv = np.array([[float(x) for x in row] for row in _inverse(view_homography(corners))])
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
     den = inv[2, 0] * xx + inv[2, 1] * yy + inv[2, 2]
     sx = np.floor((inv[0, 0] * xx + inv[0, 1] * yy + inv[0, 2]) / den).astype(np.int64)
@@ -268,14 +288,15 @@ def view_frame(template, corners, w, h):
 
 
 def view_keypoints(corners, w, h, nudge, decimals):
-    """The 32 template keypoints seen through the view, nudged by a fixed pattern of `nudge` px and
-    rounded to `decimals` (0: ints); (0, 0) outside the frame."""
+    """The 32 template keypoints seen through the view (projected exactly), nudged by a fixed
+    pattern of `nudge` px and rounded to `decimals` (0: ints); (0, 0) outside the frame."""
     hm = view_homography(corners)
     out = []
     for i, (x, y) in enumerate(pitch.KEYPOINTS.tolist()):
-        p = hm @ np.array([x, y, 1.0])
-        u = p[0] / p[2] + nudge * ((i * 7) % 5 - 2) / 2
-        v = p[1] / p[2] + nudge * ((i * 3) % 5 - 2) / 2
+        x, y = Fraction(x), Fraction(y)
+        p = [r[0] * x + r[1] * y + r[2] for r in hm]
+        u = float(p[0] / p[2]) + nudge * ((i * 7) % 5 - 2) / 2
+        v = float(p[1] / p[2]) + nudge * ((i * 3) % 5 - 2) / 2
         u, v = (round(u), round(v)) if decimals == 0 else (round(u, decimals), round(v, decimals))
         out.append([u, v] if 0 <= u < w and 0 <= v < h else [0, 0])
     return out
