@@ -58,9 +58,15 @@ def _gone(find, what: str, timeout: float = 30.0) -> None:
 @pytest.fixture(scope="module")
 def ray_head():
     """A Ray head on 127.0.0.1 with 2 CPUs, started once for this file's cluster work (a start costs
-    20-40 s here): its address; stopped, and checked gone, when the file's tests are done."""
+    20-40 s here): its address; stopped, and checked gone, when the file's tests are done.
+
+    Token authentication on, as Ray 2.60's `ray start` sets it up on a machine with a network
+    address: this file's processes join with RAY_AUTH_MODE=token and the token `ray start` keeps in
+    ~/.ray/auth_token, as a user joining such a cluster does."""
     port = _free_port()
-    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "token"}
+    mp = pytest.MonkeyPatch()
+    mp.setenv("RAY_AUTH_MODE", "token")
     try:
         started = subprocess.run([RAY, "start", "--head", f"--port={port}", "--node-ip-address=127.0.0.1",
                                   "--num-cpus=2", "--include-dashboard=false", "--disable-usage-stats"],
@@ -70,6 +76,7 @@ def ray_head():
         yield f"127.0.0.1:{port}"
     finally:
         subprocess.run([RAY, "stop", "--force"], capture_output=True, timeout=180, env=env)
+        mp.undo()
     _gone(lambda: _ray_processes(str(port)), "the Ray head started here is stopped")
 
 
@@ -119,6 +126,17 @@ def test_a_sweep_runs_on_local_ray_lands_in_mlflow_and_runs_unchanged_on_a_clust
     assert [r.status for _, r in res.runs] == ["ok", "ok"]
     assert [r.metrics["00_score"]["breakdown"]["final"] for _, r in res.runs] == [0.8, 0.6]
     assert json.loads((res.sweep_dir / "sweep.json").read_text())["runs"][1]["status"] == "ok"
+
+
+def test_a_process_without_the_clusters_token_is_told_how_to_join(ray_head):
+    # a fresh process: Ray reads the auth mode once per process, and this one has joined with the token
+    env = {**os.environ, "RAY_AUTH_MODE": "disabled", "RAY_gcs_server_port_wait_time_s": "2"}  # Ray retries 20 s
+    code = ("from kit.runs_ray import ray_session\n"
+            f"with ray_session({ray_head!r}, {{}}, log=print): print('joined')")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode != 0 and "joined" not in r.stdout
+    assert (f"KitError: the Ray cluster at {ray_head} uses token authentication" in r.stderr
+            and "set RAY_AUTH_MODE=token" in r.stderr), r.stderr[-2000:]
 
 
 # Every test that starts Ray stays in this file: one worker runs them one after the other, so the
