@@ -58,6 +58,28 @@ def test_the_ball_path_keeps_a_weak_ball_on_its_track_and_drops_a_lone_peak(mine
     assert miner_module.ball_path([], 960, cfg) == []
 
 
+def test_a_candidate_off_the_pitch_is_dropped_by_the_frames_own_keypoints(miner_module):
+    import cv2
+
+    # a broadcast-like view: the far touchline high in the frame, the stands above it
+    src = np.float32([[0, 0], [1050, 0], [1050, 680], [0, 680]])
+    hm = cv2.getPerspectiveTransform(src, np.float32([[120, 150], [840, 150], [1300, 620], [-340, 620]]))
+    kp = cv2.perspectiveTransform(miner_module.TEMPLATE_KEYPOINTS.reshape(-1, 1, 2).astype(np.float32), hm)
+    kp = np.rint(kp.reshape(-1, 2))
+    kp[(kp[:, 0] < 0) | (kp[:, 0] >= 960) | (kp[:, 1] < 0) | (kp[:, 1] >= 540)] = 0   # unseen: (0, 0)
+
+    def at(x, y):   # a candidate centred on template point (x, y), in frame pixels
+        u, v = cv2.perspectiveTransform(np.float32([[[x, y]]]), hm)[0, 0]
+        return _cand(float(u), float(v), 0.9)[0]
+
+    cands = np.stack([at(525, 340), at(525, -40), at(525, -300), _cand(480, 40, 0.9)[0]])
+    # kept: the centre spot, 4 m beyond the far touchline; dropped: 30 m out (the stands), 52 m out (frame top)
+    np.testing.assert_array_equal(miner_module.on_pitch(cands, kp, 10.0), cands[:2])
+    np.testing.assert_array_equal(miner_module.on_pitch(cands, kp, 2.0), cands[:1])
+    np.testing.assert_array_equal(miner_module.on_pitch(cands, kp, -1), cands)          # off
+    np.testing.assert_array_equal(miner_module.on_pitch(cands, np.zeros((32, 2)), 10.0), cands)   # no pitch seen
+
+
 def test_real_frames_are_read_at_the_work_size_with_their_ball_boxes():
     _needs_real()
     frames = real_split(REAL, "test")

@@ -31,7 +31,9 @@ every batch of one clip; `offset == 0` starts a new clip):
   stays team 1 for the whole clip, and every track votes, so a player keeps one team;
 - **the ball** (with `ball.onnx`): the frame at the work size (no letterbox to 640: a ball is
   3-7 px there), the heatmap's local peaks as candidates, each placed to a fraction of a pixel
-  by the regressed offset and sized by the regressed width and height; then one path through
+  by the regressed offset and sized by the regressed width and height; those more than
+  `ball_off_pitch` metres off the pitch by the frame's own keypoints dropped (`on_pitch`: the
+  stands; 69 of the 302 wrong balls on the five reference clips were there); then one path through
   the batch's frames (`ball_path`, a Viterbi pass): a candidate that moves on from the previous
   frame's earns `ball_bonus`, a jump costs `ball_jump`, a frame may have no ball. A weak peak on
   the ball's path is kept, a strong lone one elsewhere is not;
@@ -87,6 +89,8 @@ SETTINGS = {
     "ball_link": 0.04,         # ... a move of at most this share of the frame width per frame links two frames
     "ball_bonus": 0.15,        # ... what a link earns each of the two candidates
     "ball_jump": 0.15,         # ... what a jump between two sent balls costs
+    "ball_off_pitch": 10.0,    # ... a candidate more than this many metres off the pitch (by the frame's keypoints)
+                               # is dropped: the stands, the boards; a lofted ball lands a few metres out. <0: off
     "kpt_conf": 0.30,          # keypoint visibility threshold (measured: 0.3 beats 0.15, 0.5, 0.7)
     "pitch_conf": 0.25,        # pose model's pitch score below which its keypoints are not used
     "ransac_px": 6.0,          # homography RANSAC reprojection threshold, frame pixels
@@ -236,6 +240,26 @@ def decode_ball(out: np.ndarray, k: int, min_heat: float) -> np.ndarray:
     cy = (iy + out[2, iy, ix] + 0.5) * BALL_STRIDE
     bw, bh = np.exp(out[3, iy, ix]), np.exp(out[4, iy, ix])
     return np.stack([cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2, heat[iy, ix]], 1).astype(np.float64)
+
+
+def on_pitch(cands: np.ndarray, kp: np.ndarray, metres: float) -> np.ndarray:
+    """The ball candidates whose centre lies within `metres` of the pitch: each centre is taken to
+    the template (10 px a metre) by the homography of the frame's own keypoints (`kp`, (32, 2),
+    (0, 0) where unseen), so the stands and what is above the horizon drop out. A ball in the air
+    is seen above the ground it flies over: near the far touchline a high one lands some metres
+    out, hence the margin. All candidates kept with fewer than 4 keypoints or `metres` < 0."""
+    seen = kp.any(axis=1)
+    if metres < 0 or not len(cands) or seen.sum() < 4:
+        return cands
+    Hf, _ = cv2.findHomography(kp[seen].astype(np.float64), TEMPLATE_KEYPOINTS[seen].astype(np.float64))
+    if Hf is None:
+        return cands
+    t = np.c_[(cands[:, :2] + cands[:, 2:4]) / 2, np.ones(len(cands))] @ Hf.T
+    ground = np.sign(np.r_[kp[seen].mean(axis=0), 1.0] @ Hf[2])   # the sign of w on the pitch's side
+    m = 10.0 * metres
+    with np.errstate(divide="ignore", invalid="ignore"):
+        x, y = t[:, 0] / t[:, 2], t[:, 1] / t[:, 2]
+    return cands[(t[:, 2] * ground > 0) & (x >= -m) & (x <= 1050 + m) & (y >= -m) & (y <= 680 + m)]
 
 
 def ball_path(cands: list[np.ndarray], width: int, cfg: dict) -> list[np.ndarray | None]:
@@ -1085,7 +1109,7 @@ class Miner:
             kps = [[int(x), int(y)] for x, y in kp[:n_keypoints]]
             kps += [[0, 0]] * (n_keypoints - len(kps))
             results.append(FrameResult(frame_id=fid, boxes=out_boxes, keypoints=kps))
-            cands.append(ball_cands)
+            cands.append(None if ball_cands is None else on_pitch(ball_cands, kp, self.cfg["ball_off_pitch"]))
         self._send_balls(results, cands, frames)
         return results
 
@@ -1107,11 +1131,14 @@ class Miner:
                                      conf=round(float(ball[4]), 4), team_id=None))
 
     def balls(self, frames: list[np.ndarray]) -> list:
-        """Per frame the ball sent (x1, y1, x2, y2, heat) or None: `ball_path` over the frames'
-        candidates. All None without ball.onnx (the detector's ball goes through the tracker)."""
+        """Per frame the ball sent (x1, y1, x2, y2, heat) or None, the frames taken as one new clip:
+        `ball_path` over the frames' candidates on the pitch, as `predict_batch` sends them. All None
+        without ball.onnx (the detector's ball goes through the tracker)."""
         if self.ball is None or not frames:
             return [None] * len(frames)
-        return ball_path([self._ball_candidates(f) for f in frames], frames[0].shape[1], self.cfg)
+        self._reset(frames[0].shape[:2])
+        cands = [on_pitch(self._ball_candidates(f), self.keypoints(f), self.cfg["ball_off_pitch"]) for f in frames]
+        return ball_path(cands, frames[0].shape[1], self.cfg)
 
     def _vote_teams(self, frame: np.ndarray, boxes: np.ndarray, reported: list) -> None:
         players = [(tr, d) for tr, d in reported if tr.cls == PLAYER and d >= 0]
