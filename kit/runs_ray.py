@@ -21,8 +21,8 @@ Decisions:
 - **The store and the parent**: `env` (kit.track.child_env of the sweep's MLflow run) goes to
   every task through Ray's runtime_env, so each suite nests under the sweep in the same store.
 - Without Ray installed the points run one after another here, and the kit says so.
-- **A cluster with token authentication** (what `ray start` sets up since Ray 2.5x on a machine
-  with a network address) refuses a process without its token only after Ray's 20 s of retries;
+- **A cluster with token authentication** (what Ray 2.60's `ray start` sets up on a machine with
+  a network address) refuses a process without its token only after Ray's 20 s of retries;
   the kit then says to set RAY_AUTH_MODE=token and where the token goes.
 - **One way in** (`ray_session`): the sweep, the training search and the chunked model pass open
   Ray the same way (address or local, the env through runtime_env, shut down however they end).
@@ -115,7 +115,7 @@ def _init(ray: Any, address: str | None, env: dict[str, str], log: Callable[[str
             from . import KitError
             ray.shutdown()
             raise KitError(
-                f"the Ray cluster at {address} uses token authentication (Ray 2.5x's `ray start` turns it on) and "
+                f"the Ray cluster at {address} uses token authentication (Ray 2.60's `ray start` turns it on) and "
                 f"this process has none: set RAY_AUTH_MODE=token here, with the cluster's token in ~/.ray/auth_token, "
                 f"$RAY_AUTH_TOKEN_PATH or $RAY_AUTH_TOKEN (docs.ray.io: ray-security/token-auth)") from e
         if address or "timed out during startup" not in str(e):
@@ -127,9 +127,11 @@ def _init(ray: Any, address: str | None, env: dict[str, str], log: Callable[[str
 
 def _refused_for_token(e: BaseException | None) -> bool:
     """Whether a failed ray.init was the cluster refusing a process without its auth token."""
-    while e is not None:
+    seen: set[int] = set()
+    while e is not None and id(e) not in seen:
         if "InvalidAuthToken" in str(e) or type(e).__name__ == "AuthenticationError":
             return True
+        seen.add(id(e))
         e = e.__cause__ or e.__context__
     return False
 
