@@ -64,19 +64,18 @@ def ray_head():
     address: this file's processes join with RAY_AUTH_MODE=token and the token `ray start` keeps in
     ~/.ray/auth_token, as a user joining such a cluster does."""
     port = _free_port()
-    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "token"}
-    mp = pytest.MonkeyPatch()
-    mp.setenv("RAY_AUTH_MODE", "token")
-    try:
-        started = subprocess.run([RAY, "start", "--head", f"--port={port}", "--node-ip-address=127.0.0.1",
-                                  "--num-cpus=2", "--include-dashboard=false", "--disable-usage-stats"],
-                                 capture_output=True, text=True, timeout=180, env=env)
-        # a start that fails half-way leaves its first daemons running: the finally stops them too
-        assert started.returncode == 0, f"ray start failed: {started.stdout[-1500:]}{started.stderr[-1500:]}"
-        yield f"127.0.0.1:{port}"
-    finally:
-        subprocess.run([RAY, "stop", "--force"], capture_output=True, timeout=180, env=env)
-        mp.undo()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("RAY_AUTH_MODE", "token")
+        env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+        try:
+            started = subprocess.run([RAY, "start", "--head", f"--port={port}", "--node-ip-address=127.0.0.1",
+                                      "--num-cpus=2", "--include-dashboard=false", "--disable-usage-stats"],
+                                     capture_output=True, text=True, timeout=180, env=env)
+            # a start that fails half-way leaves its first daemons running: the finally stops them too
+            assert started.returncode == 0, f"ray start failed: {started.stdout[-1500:]}{started.stderr[-1500:]}"
+            yield f"127.0.0.1:{port}"
+        finally:
+            subprocess.run([RAY, "stop", "--force"], capture_output=True, timeout=180, env=env)
     _gone(lambda: _ray_processes(str(port)), "the Ray head started here is stopped")
 
 

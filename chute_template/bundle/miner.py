@@ -247,7 +247,9 @@ def on_pitch(cands: np.ndarray, kp: np.ndarray, metres: float) -> np.ndarray:
     the template (10 px a metre) by the homography of the frame's own keypoints (`kp`, (32, 2),
     (0, 0) where unseen), so the stands and what is above the horizon drop out. A ball in the air
     is seen above the ground it flies over: near the far touchline a high one lands some metres
-    out, hence the margin. All candidates kept with fewer than 4 keypoints or `metres` < 0."""
+    out, hence the margin. All candidates kept with fewer than 4 keypoints or `metres` < 0.
+    The homography is refitted from the keypoints (a fraction of a millisecond), not taken from the
+    tracked pitch, so `tvkit tune`'s replay, which hands back recorded keypoints, masks the same."""
     seen = kp.any(axis=1)
     if metres < 0 or not len(cands) or seen.sum() < 4:
         return cands
